@@ -1,0 +1,37 @@
+# Two commands on a fresh machine with Python 3.11 and make: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+DATABASE_URL ?= sqlite:///./data/summit.db
+export DATABASE_URL
+
+.PHONY: install migrate seed run test lint clean
+
+# The virtual environment, re-installed whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	mkdir -p data
+	$(BIN)/alembic upgrade head
+
+seed: migrate
+	$(BIN)/python -m seed
+
+run: seed
+	$(BIN)/uvicorn --factory app.main:create_app --host 127.0.0.1 --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The China–Central Asia summit-data API."""

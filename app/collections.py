@@ -1,0 +1,330 @@
+"""The collections of the API, each declared once: its table, its shapes, its filters and sorts.
+
+Everything generic (listing, filtering, sorting, paging, lookup, citations, export, search, the
+routes themselves) is written once against `Collection`; what differs between collections is
+what this module declares.
+"""
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import ColumnElement, Select, or_, select
+from sqlmodel import SQLModel
+
+from app import models as m
+
+# A country code as clients may write it: alpha-3 or alpha-2, any case.
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}$")]
+Year = Annotated[int, Field(ge=1900, le=2100)]
+
+
+class NoQuery(BaseModel):
+    """The query of an endpoint that takes no parameters: any parameter is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageQuery(NoQuery):
+    """Paging, as every list takes it."""
+
+    limit: int = Field(50, ge=1, le=500, description="Items per page, 1 to 500.")
+    offset: int = Field(0, ge=0, description="Items to skip.")
+
+
+class FieldsQuery(NoQuery):
+    fields: str | None = Field(
+        None, description="Comma-separated fields to return, e.g. `id,name`."
+    )
+
+
+class ListQuery(PageQuery, FieldsQuery):
+    """The query every collection's list takes; a parameter it does not know is refused."""
+
+    sort: str | None = Field(
+        None,
+        description="Comma-separated fields to sort by, in order; `-` before a field sorts it "
+        "descending, e.g. `-year,id`.",
+    )
+
+    def filter_values(self) -> dict[str, Any]:
+        """The filters the client set, by name."""
+        base = ListQuery.model_fields
+        return {name: value for name, value in self if name not in base and value is not None}
+
+
+class CountryQuery(ListQuery):
+    region: m.Region | None = Field(None, description="`central-asia` or `east-asia`.")
+
+
+class SummitQuery(ListQuery):
+    year: Year | None = Field(None, description="Summits that started in this year.")
+    host: CountryCode | None = Field(None, description="Host country, alpha-3 or alpha-2.")
+
+
+class AgreementQuery(ListQuery):
+    summit: int | None = Field(None, ge=1, description="Number of the summit it was signed at.")
+    signatory: CountryCode | None = Field(None, description="A signatory, alpha-3 or alpha-2.")
+
+
+class TradeStatisticQuery(ListQuery):
+    year: Year | None = None
+    year_from: Year | None = Field(None, description="First year, inclusive.")
+    year_to: Year | None = Field(None, description="Last year, inclusive.")
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")] | None = Field(
+        None, description="ISO 4217 code, any case."
+    )
+    partner: CountryCode | None = Field(None, description="A partner country, alpha-3 or alpha-2.")
+
+
+def country_ids(code: str) -> Select[tuple[str]]:
+    """The alpha-3 id of the country `code` names, as a subquery (empty when none)."""
+    code = code.upper()
+    return select(m.Country.id).where(or_(m.Country.id == code, m.Country.iso2 == code))
+
+
+@dataclass(frozen=True)
+class LinkedList:
+    """A list-valued field kept in an association table: `field` lists `value` per `owner`."""
+
+    field: str
+    table: type[SQLModel]
+    owner: str
+    value: str
+
+    def owners_with(self, value_ids: Select[tuple[str]]) -> Select[tuple[str]]:
+        return select(getattr(self.table, self.owner)).where(
+            getattr(self.table, self.value).in_(value_ids)
+        )
+
+
+Filter = Callable[[Any], ColumnElement[bool]]
+
+
+@dataclass(frozen=True)
+class Embed:
+    """Entities of `collection` shown in another's detail view, where `related(item)` holds."""
+
+    field: str
+    collection: str
+    related: Callable[[Mapping[str, Any]], ColumnElement[bool]]
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One collection of the API and everything the generic machinery needs to serve it."""
+
+    name: str
+    table: type[SQLModel]
+    public: type[BaseModel]
+    create: type[BaseModel]
+    title: Callable[[Mapping[str, Any]], str]
+    sortable: tuple[str, ...]
+    default_sort: tuple[str, ...] = ("id",)
+    query: type[ListQuery] = ListQuery
+    filters: Mapping[str, Filter] = field(default_factory=dict)
+    lists: tuple[LinkedList, ...] = ()
+    # The detail view's shape and the related entities it embeds, when it has more than an item.
+    detail: type[BaseModel] | None = None
+    embeds: tuple["Embed", ...] = ()
+    path_param: str = "id"
+    # One entity, served at the collection's own path rather than as a list.
+    singleton: bool = False
+    description: str = ""
+
+    @property
+    def id_column(self) -> Any:
+        return self.table.id  # type: ignore[attr-defined]
+
+    def lookup(self, key: str) -> ColumnElement[bool]:
+        """The condition that finds the entity `key` names (ids, and the aliases the contract
+        allows: alpha-2 or any case for countries, the number for summits)."""
+        if self.table is m.Country:
+            return or_(m.Country.id == key.upper(), m.Country.iso2 == key.upper())
+        if self.table is m.Summit and key.isdigit():
+            return m.Summit.number == int(key)
+        return self.id_column == key
+
+
+SUMMIT_PARTICIPANTS = LinkedList("participants", m.SummitParticipant, "summit_id", "country_id")
+AGREEMENT_SIGNATORIES = LinkedList(
+    "signatories", m.AgreementSignatory, "agreement_id", "country_id"
+)
+TRADE_PARTNERS = LinkedList("partners", m.TradeStatisticPartner, "trade_statistic_id", "country_id")
+COMMITMENT_PARTIES = LinkedList("parties", m.CommitmentParty, "commitment_id", "country_id")
+
+
+def _year_of(column: Any) -> Filter:
+    return lambda year: column.between(dt.date(year, 1, 1), dt.date(year, 12, 31))
+
+
+def _of_summit(table: Any) -> Callable[[Mapping[str, Any]], ColumnElement[bool]]:
+    return lambda summit: table.summit == summit["number"]
+
+
+COLLECTIONS: tuple[Collection, ...] = (
+    Collection(
+        name="sources",
+        table=m.Source,
+        public=m.SourcePublic,
+        create=m.SourceIn,
+        title=itemgetter("title"),
+        sortable=("id", "title", "type", "publisher", "published"),
+        detail=m.SourceDetail,
+        description="The article and every reference source cited.",
+    ),
+    Collection(
+        name="countries",
+        table=m.Country,
+        public=m.CountryPublic,
+        create=m.CountryIn,
+        title=itemgetter("name"),
+        sortable=("id", "iso2", "iso_numeric", "name", "capital", "region"),
+        query=CountryQuery,
+        filters={"region": lambda region: m.Country.region == region},
+        detail=m.CountryDetail,
+        embeds=(
+            Embed("hosted_summits", "summits", lambda c: m.Summit.host_country == c["id"]),
+            Embed(
+                "agreements",
+                "agreements",
+                lambda c: m.Agreement.id.in_(
+                    AGREEMENT_SIGNATORIES.owners_with(
+                        select(m.Country.id).where(m.Country.id == c["id"])
+                    )
+                ),
+            ),
+        ),
+        path_param="code",
+        description="China and the five Central Asian countries.",
+    ),
+    Collection(
+        name="people",
+        table=m.Person,
+        public=m.PersonPublic,
+        create=m.PersonIn,
+        title=itemgetter("name"),
+        sortable=("id", "name", "country"),
+        description="The people the sources name.",
+    ),
+    Collection(
+        name="summits",
+        table=m.Summit,
+        public=m.SummitPublic,
+        create=m.SummitIn,
+        title=itemgetter("name"),
+        sortable=("id", "number", "name", "city", "host_country", "start_date", "end_date"),
+        default_sort=("number",),
+        query=SummitQuery,
+        filters={
+            "year": _year_of(m.Summit.start_date),
+            "host": lambda code: m.Summit.host_country.in_(country_ids(code)),
+        },
+        lists=(SUMMIT_PARTICIPANTS,),
+        detail=m.SummitDetail,
+        embeds=tuple(
+            Embed(name.replace("-", "_"), name, _of_summit(table))
+            for name, table in (
+                ("agreements", m.Agreement),
+                ("cooperation-centers", m.CooperationCenter),
+                ("priority-areas", m.PriorityArea),
+                ("principles", m.Principle),
+                ("commitments", m.Commitment),
+            )
+        ),
+        path_param="number",
+        description="The China–Central Asia summits, by number.",
+    ),
+    Collection(
+        name="mechanism",
+        table=m.Mechanism,
+        public=m.MechanismPublic,
+        create=m.MechanismIn,
+        title=itemgetter("name"),
+        sortable=("id",),
+        singleton=True,
+        description="The summit mechanism.",
+    ),
+    Collection(
+        name="agreements",
+        table=m.Agreement,
+        public=m.AgreementPublic,
+        create=m.AgreementIn,
+        title=itemgetter("title"),
+        sortable=("id", "title", "type", "summit"),
+        query=AgreementQuery,
+        filters={
+            "summit": lambda number: m.Agreement.summit == number,
+            "signatory": lambda code: m.Agreement.id.in_(
+                AGREEMENT_SIGNATORIES.owners_with(country_ids(code))
+            ),
+        },
+        lists=(AGREEMENT_SIGNATORIES,),
+        description="Agreements signed at the summits.",
+    ),
+    Collection(
+        name="cooperation-centers",
+        table=m.CooperationCenter,
+        public=m.CooperationCenterPublic,
+        create=m.CooperationCenterIn,
+        title=itemgetter("name"),
+        sortable=("id", "name", "focus", "summit", "announced_by"),
+        description="Cooperation centers announced at the summits.",
+    ),
+    Collection(
+        name="trade-statistics",
+        table=m.TradeStatistic,
+        public=m.TradeStatisticPublic,
+        create=m.TradeStatisticIn,
+        title=lambda t: f"China–Central Asia trade {t['year']}: {t['value_as_stated']}",
+        sortable=("id", "year", "reporter", "flow", "value", "currency", "change_percent"),
+        default_sort=("year", "id"),
+        query=TradeStatisticQuery,
+        filters={
+            "year": lambda year: m.TradeStatistic.year == year,
+            "year_from": lambda year: m.TradeStatistic.year >= year,
+            "year_to": lambda year: m.TradeStatistic.year <= year,
+            "currency": lambda code: m.TradeStatistic.currency == code.upper(),
+            "partner": lambda code: m.TradeStatistic.id.in_(
+                TRADE_PARTNERS.owners_with(country_ids(code))
+            ),
+        },
+        lists=(TRADE_PARTNERS,),
+        description="Trade figures, each in one currency.",
+    ),
+    Collection(
+        name="priority-areas",
+        table=m.PriorityArea,
+        public=m.PriorityAreaPublic,
+        create=m.PriorityAreaIn,
+        title=itemgetter("name"),
+        sortable=("id", "name", "position", "summit"),
+        default_sort=("summit", "position"),
+        description="The priority areas of cooperation.",
+    ),
+    Collection(
+        name="principles",
+        table=m.Principle,
+        public=m.PrinciplePublic,
+        create=m.PrincipleIn,
+        title=itemgetter("name"),
+        sortable=("id", "name", "position", "summit"),
+        default_sort=("summit", "position"),
+        description="The aspects of the China–Central Asia Spirit.",
+    ),
+    Collection(
+        name="commitments",
+        table=m.Commitment,
+        public=m.CommitmentPublic,
+        create=m.CommitmentIn,
+        title=itemgetter("title"),
+        sortable=("id", "title", "kind", "summit", "quantity", "start", "end"),
+        lists=(COMMITMENT_PARTIES,),
+        description="Everything else pledged, designated, agreed or achieved.",
+    ),
+)
+
+BY_NAME: dict[str, Collection] = {collection.name: collection for collection in COLLECTIONS}

@@ -1,0 +1,51 @@
+"""The database engine and short-lived sessions.
+
+Routes are `async def` and open a session only for the few milliseconds a query takes, never across
+an `await`. One event loop therefore holds at most one connection at a time, so the pool cannot be
+exhausted however many requests are in flight (the failure of fastapi/fastapi#3205).
+"""
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+from sqlalchemy import Engine, event
+from sqlmodel import Session, create_engine
+
+
+def make_engine(database_url: str, *, busy_timeout_ms: int = 5000) -> Engine:
+    """An engine for `database_url`; SQLite gets foreign keys, WAL and a busy timeout."""
+    if not database_url.startswith("sqlite"):
+        return create_engine(database_url, pool_pre_ping=True)
+    engine = create_engine(database_url, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.close()
+
+    return engine
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+class Database:
+    """The service's handle on its database: an engine and short transactions on it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def session(self) -> AbstractContextManager[Session]:
+        return session_scope(self.engine)

@@ -1,0 +1,455 @@
+"""Tables and the shapes the API shows of them, one ladder per collection.
+
+For each collection: `<Name>Base` holds the fields the table and the API share, `<Name>` is the
+table, `<Name>In` is what the seed file (and a write) gives, `<Name>Public` is what a read returns.
+List-valued fields such as a summit's participants live in association tables (`SummitParticipant`)
+and appear as plain lists of ids on `In` and `Public`. Citations of every collection share one
+table, keyed by collection name and entity id.
+"""
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, MetaData, UniqueConstraint
+from sqlmodel import AutoString, Field, SQLModel
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+Slug = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=120)
+]
+Alpha3 = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Alpha2 = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+# A date known to the day, the month or only the year: 2025-06-17, 2022-06, 2024.
+PartialDate = Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")]
+Region = Literal["central-asia", "east-asia"]
+
+
+# --- citations -----------------------------------------------------------------------------------
+
+
+class CitationIn(BaseModel):
+    """A citation as the seed file gives it: the offsets may be left for the loader to find."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Slug
+    quote: str | None = None
+    start: int | None = Field(default=None, ge=0)
+    end: int | None = Field(default=None, ge=0)
+
+
+class CitationPublic(BaseModel):
+    """`source`'s stored text satisfies `text[start:end] == quote`; all three are null for a
+    reference source whose text is not stored."""
+
+    source: str
+    quote: str | None
+    start: int | None
+    end: int | None
+
+
+class Citation(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("collection", "entity_id", "position"),
+        CheckConstraint(
+            '(quote IS NULL AND start IS NULL AND "end" IS NULL)'
+            ' OR (quote IS NOT NULL AND start >= 0 AND "end" > start)',
+            name="offsets",
+        ),
+        Index("ix_citation_entity", "collection", "entity_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    collection: str
+    entity_id: str
+    position: int
+    source_id: str = Field(foreign_key="source.id", index=True)
+    quote: str | None = None
+    start: int | None = None
+    end: int | None = None
+
+
+class Cited(SQLModel):
+    """The `sources` field every public shape carries."""
+
+    sources: list[CitationPublic]
+
+
+class CitedIn(SQLModel):
+    sources: list[CitationIn] = Field(min_length=1)
+
+
+# --- sources -------------------------------------------------------------------------------------
+
+
+class SourceBase(SQLModel):
+    id: Slug = Field(primary_key=True)
+    title: str
+    type: Literal["article", "reference"] = Field(sa_type=AutoString)
+    publisher: str | None = None
+    published: PartialDate | None = None
+    url: str | None = None
+
+
+class Source(SourceBase, table=True):
+    __table_args__ = (CheckConstraint("type IN ('article', 'reference')", name="type"),)
+
+    text: str | None = None
+
+
+class SourceIn(SourceBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    text: str | None = None
+    # A path beside the seed file holding the text, so the data file needs not repeat the article.
+    text_file: str | None = None
+
+
+class SourcePublic(Cited, SourceBase):
+    """A source's metadata. A source is what citations point at: its own `sources` is empty."""
+
+    text_length: int | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _measure_text(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "text_length" not in data:
+            text = data.get("text")
+            data = {**data, "text_length": None if text is None else len(text)}
+        return data
+
+
+class SourceDetail(SourcePublic):
+    text: str | None
+
+
+# --- countries -----------------------------------------------------------------------------------
+
+
+class CountryBase(SQLModel):
+    id: Alpha3 = Field(primary_key=True)
+    iso2: Alpha2 = Field(unique=True)
+    iso_numeric: Annotated[str, StringConstraints(pattern=r"^\d{3}$")] = Field(unique=True)
+    name: str
+    capital: str
+    region: Region = Field(sa_type=AutoString)
+
+
+class Country(CountryBase, table=True):
+    __table_args__ = (
+        CheckConstraint("length(id) = 3 AND upper(id) = id", name="alpha3"),
+        CheckConstraint("length(iso2) = 2 AND upper(iso2) = iso2", name="alpha2"),
+        CheckConstraint("length(iso_numeric) = 3", name="iso_numeric"),
+        CheckConstraint("region IN ('central-asia', 'east-asia')", name="region"),
+    )
+
+
+class CountryIn(CitedIn, CountryBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+class CountryPublic(Cited, CountryBase):
+    pass
+
+
+# --- people --------------------------------------------------------------------------------------
+
+
+class PersonBase(SQLModel):
+    id: Slug = Field(primary_key=True)
+    name: str
+    roles: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    country: Alpha3 | None = Field(default=None, foreign_key="country.id")
+
+
+class Person(PersonBase, table=True):
+    pass
+
+
+class PersonIn(CitedIn, PersonBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+class PersonPublic(Cited, PersonBase):
+    pass
+
+
+# --- summits -------------------------------------------------------------------------------------
+
+
+class SummitBase(SQLModel):
+    id: Slug = Field(primary_key=True)
+    number: int = Field(unique=True, gt=0)
+    name: str
+    city: str
+    province: str | None = None
+    host_country: Alpha3 = Field(foreign_key="country.id", index=True)
+    start_date: dt.date
+    end_date: dt.date
+    notes: str | None = None
+
+
+class Summit(SummitBase, table=True):
+    __table_args__ = (
+        CheckConstraint("end_date >= start_date", name="dates_in_order"),
+        CheckConstraint("number > 0", name="number_positive"),
+    )
+
+
+class SummitParticipant(SQLModel, table=True):
+    __tablename__ = "summit_participant"
+
+    summit_id: str = Field(foreign_key="summit.id", primary_key=True, ondelete="CASCADE")
+    country_id: str = Field(foreign_key="country.id", primary_key=True, index=True)
+
+
+class SummitIn(CitedIn, SummitBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    participants: list[Alpha3]
+
+
+class SummitPublic(Cited, SummitBase):
+    participants: list[str]
+
+
+# --- the mechanism -------------------------------------------------------------------------------
+
+
+class MechanismBase(SQLModel):
+    id: Slug = Field(primary_key=True)
+    name: str
+    established: PartialDate
+    established_at: str
+    announced_at_summit: int | None = Field(default=None, foreign_key="summit.number")
+    frequency: str
+    rotation: str
+
+
+class Mechanism(MechanismBase, table=True):
+    pass
+
+
+class MechanismIn(CitedIn, MechanismBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+class MechanismPublic(Cited, MechanismBase):
+    pass
+
+
+# --- agreements ----------------------------------------------------------------------------------
+
+
+class AgreementBase(SQLModel):
+    id: Slug = Field(primary_key=True)
+    title: str
+    type: Annotated[str, StringConstraints(pattern=r"^[a-z]+(?:_[a-z]+)*$")]
+    summit: int = Field(foreign_key="summit.number", index=True)
+    description: str | None = None
+
+
+class Agreement(AgreementBase, table=True):
+    pass
+
+
+class AgreementSignatory(SQLModel, table=True):
+    __tablename__ = "agreement_signatory"
+
+    agreement_id: str = Field(foreign_key="agreement.id", primary_key=True, ondelete="CASCADE")
+    country_id: str = Field(foreign_key="country.id", primary_key=True, index=True)
+
+
+class AgreementIn(CitedIn, AgreementBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    signatories: list[Alpha3]
+
+
+class AgreementPublic(Cited, AgreementBase):
+    signatories: list[str]
+
+
+# --- cooperation centers -------------------------------------------------------------------------
+
+
+class CooperationCenterBase(SQLModel):
+    id: Slug = Field(primary_key=True)
+    name: str
+    focus: str
+    summit: int = Field(foreign_key="summit.number", index=True)
+    announced_by: Slug | None = Field(default=None, foreign_key="person.id")
+
+
+class CooperationCenter(CooperationCenterBase, table=True):
+    __tablename__ = "cooperation_center"
+
+
+class CooperationCenterIn(CitedIn, CooperationCenterBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+class CooperationCenterPublic(Cited, CooperationCenterBase):
+    pass
+
+
+# --- trade statistics ----------------------------------------------------------------------------
+
+
+class TradeStatisticBase(SQLModel):
+    id: Slug = Field(primary_key=True)
+    year: int = Field(index=True, ge=1900, le=2100)
+    reporter: Alpha3 = Field(foreign_key="country.id")
+    flow: Literal["total", "export", "import"] = Field(sa_type=AutoString)
+    value: int = Field(ge=0, sa_type=BigInteger)
+    currency: CurrencyCode = Field(index=True)
+    value_as_stated: str | None = None
+    record_high: bool = False
+    change_percent: float | None = None
+    change_base_year: int | None = None
+
+
+class TradeStatistic(TradeStatisticBase, table=True):
+    __tablename__ = "trade_statistic"
+    __table_args__ = (
+        CheckConstraint("value >= 0", name="value_not_negative"),
+        CheckConstraint("length(currency) = 3 AND upper(currency) = currency", name="currency"),
+        CheckConstraint("flow IN ('total', 'export', 'import')", name="flow"),
+        CheckConstraint(
+            "(change_percent IS NULL) = (change_base_year IS NULL)", name="change_has_base"
+        ),
+    )
+
+
+class TradeStatisticPartner(SQLModel, table=True):
+    __tablename__ = "trade_statistic_partner"
+
+    trade_statistic_id: str = Field(
+        foreign_key="trade_statistic.id", primary_key=True, ondelete="CASCADE"
+    )
+    country_id: str = Field(foreign_key="country.id", primary_key=True, index=True)
+
+
+class TradeStatisticIn(CitedIn, TradeStatisticBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    partners: list[Alpha3]
+
+
+class TradeStatisticPublic(Cited, TradeStatisticBase):
+    partners: list[str]
+
+
+# --- priority areas, principles, commitments -----------------------------------------------------
+
+
+class PriorityAreaBase(SQLModel):
+    id: Slug = Field(primary_key=True)
+    name: str
+    position: int = Field(ge=1)
+    summit: int = Field(foreign_key="summit.number", index=True)
+
+
+class PriorityArea(PriorityAreaBase, table=True):
+    __tablename__ = "priority_area"
+
+
+class PriorityAreaIn(CitedIn, PriorityAreaBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+class PriorityAreaPublic(Cited, PriorityAreaBase):
+    pass
+
+
+class PrincipleBase(SQLModel):
+    id: Slug = Field(primary_key=True)
+    name: str
+    position: int = Field(ge=1)
+    spirit: str
+    summit: int = Field(foreign_key="summit.number", index=True)
+
+
+class Principle(PrincipleBase, table=True):
+    pass
+
+
+class PrincipleIn(CitedIn, PrincipleBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+class PrinciplePublic(Cited, PrincipleBase):
+    pass
+
+
+class CommitmentBase(SQLModel):
+    id: Slug = Field(primary_key=True)
+    title: str
+    kind: Annotated[str, StringConstraints(pattern=r"^[a-z]+(?:_[a-z]+)*$")]
+    description: str
+    summit: int = Field(foreign_key="summit.number", index=True)
+    quantity: int | None = Field(default=None, ge=0)
+    quantity_qualifier: str | None = None
+    start: PartialDate | None = None
+    end: PartialDate | None = None
+
+
+class Commitment(CommitmentBase, table=True):
+    pass
+
+
+class CommitmentParty(SQLModel, table=True):
+    __tablename__ = "commitment_party"
+
+    commitment_id: str = Field(foreign_key="commitment.id", primary_key=True, ondelete="CASCADE")
+    country_id: str = Field(foreign_key="country.id", primary_key=True, index=True)
+
+
+class CommitmentIn(CitedIn, CommitmentBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    parties: list[Alpha3]
+
+
+class CommitmentPublic(Cited, CommitmentBase):
+    parties: list[str]
+
+
+# --- detail views: an entity with the related entities it embeds --------------------------------
+
+
+class CountryDetail(CountryPublic):
+    hosted_summits: list[SummitPublic]
+    agreements: list[AgreementPublic]
+
+
+class SummitDetail(SummitPublic):
+    agreements: list[AgreementPublic]
+    cooperation_centers: list[CooperationCenterPublic]
+    priority_areas: list[PriorityAreaPublic]
+    principles: list[PrinciplePublic]
+    commitments: list[CommitmentPublic]
+
+
+# --- the dataset version -------------------------------------------------------------------------
+
+
+class DatasetVersion(SQLModel, table=True):
+    """One row whose `version` moves whenever the data changes."""
+
+    __tablename__ = "dataset_version"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = 0
+    updated_at: dt.datetime

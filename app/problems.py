@@ -1,0 +1,158 @@
+"""Errors as RFC 9457 problem details (`application/problem+json`), for every 4xx and 5xx.
+
+Routes raise `Problem`; the handlers installed here turn it, FastAPI's validation errors and
+Starlette's HTTP errors (unknown path, wrong method) into one shape. No stack trace ever leaves.
+"""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+INVALID_QUERY = "urn:summit-api:problem:invalid-query"
+INVALID_BODY = "urn:summit-api:problem:invalid-body"
+NOT_FOUND = "urn:summit-api:problem:not-found"
+
+log = logging.getLogger("app.problems")
+
+
+class InvalidParam(BaseModel):
+    detail: str
+    parameter: str | None = Field(None, description="The query or path parameter at fault.")
+    pointer: str | None = Field(None, description="JSON Pointer to the body field at fault.")
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = Field("about:blank", examples=[INVALID_QUERY])
+    title: str = Field(examples=["Invalid query parameter"])
+    status: int = Field(examples=[400])
+    detail: str = Field(examples=["limit: Input should be less than or equal to 500"])
+    errors: list[InvalidParam] | None = None
+
+
+class Problem(Exception):
+    """An error to answer as problem details."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        title: str | None = None,
+        type_: str = "about:blank",
+        errors: list[InvalidParam] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.body = ProblemDetails(
+            type=type_,
+            title=title or HTTPStatus(status).phrase,
+            status=status,
+            detail=detail,
+            errors=errors,
+        )
+        self.headers = headers
+
+
+def bad_parameter(name: str, detail: str) -> Problem:
+    """A 400 naming the query parameter at fault."""
+    return Problem(
+        400,
+        f"{name}: {detail}",
+        title="Invalid query parameter",
+        type_=INVALID_QUERY,
+        errors=[InvalidParam(parameter=name, detail=detail)],
+    )
+
+
+def not_found(what: str) -> Problem:
+    return Problem(404, f"No {what}.", type_=NOT_FOUND)
+
+
+def problem_response(problem: Problem) -> JSONResponse:
+    return JSONResponse(
+        problem.body.model_dump(exclude_none=True),
+        status_code=problem.body.status,
+        headers=problem.headers,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
+
+
+def _from_validation_error(error: RequestValidationError) -> Problem:
+    """400 when the query, path or headers are at fault (the contract's rule), else 422."""
+    in_body = any(e["loc"] and e["loc"][0] == "body" for e in error.errors())
+    errors = []
+    for e in error.errors():
+        location, *path = e["loc"] or ("request",)
+        message = e["msg"]
+        if location == "body":
+            errors.append(InvalidParam(pointer="/" + "/".join(map(str, path)), detail=message))
+        else:
+            name = ".".join(map(str, path)) or str(location)
+            if e["type"] == "extra_forbidden":
+                message = "unknown parameter"
+            errors.append(InvalidParam(parameter=name, detail=message))
+    summary = "; ".join(f"{e.parameter or e.pointer}: {e.detail}" for e in errors)
+    if in_body:
+        return Problem(
+            422, summary, title="Invalid request body", type_=INVALID_BODY, errors=errors
+        )
+    return Problem(
+        400, summary, title="Invalid query parameter", type_=INVALID_QUERY, errors=errors
+    )
+
+
+async def _handle_problem(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    return problem_response(exc)
+
+
+async def _handle_validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return problem_response(_from_validation_error(exc))
+
+
+async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if exc.status_code == 404:
+        detail = f"No resource at {request.url.path}."
+    elif exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}."
+    headers: dict[str, Any] | None = getattr(exc, "headers", None)
+    return problem_response(Problem(exc.status_code, detail, headers=headers))
+
+
+async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        Problem(500, "The server could not answer this request; the error has been logged.")
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _handle_problem)
+    app.add_exception_handler(RequestValidationError, _handle_validation)
+    app.add_exception_handler(StarletteHTTPException, _handle_http)
+    app.add_exception_handler(Exception, _handle_unexpected)
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route, so that its errors are documented with the problem schema."""
+    schema = {"$ref": "#/components/schemas/ProblemDetails"}
+    return {
+        status: {
+            "model": ProblemDetails,
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,105 @@
+"""Turning query results into HTTP answers: the list envelope, the `Link` header, `sort` and
+`fields` parsing. Shared by every list endpoint."""
+
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+from fastapi import Request, Response
+from pydantic import BaseModel
+
+from app.collections import Collection
+from app.problems import bad_parameter
+from app.queries import SortKey
+
+ItemT = TypeVar("ItemT")
+
+
+class Page(BaseModel, Generic[ItemT]):
+    """The list envelope: one page of items and where it sits in the whole."""
+
+    items: list[ItemT]
+    total: int
+    limit: int
+    offset: int
+
+
+def parse_sort(collection: Collection, sort: str | None) -> list[SortKey]:
+    """`-year,id` as [("year", True), ("id", False)]; an unknown field is a 400."""
+    if not sort:
+        return []
+    keys = []
+    for part in sort.split(","):
+        name = part.strip().removeprefix("-")
+        if name not in collection.sortable:
+            raise bad_parameter(
+                "sort", f"cannot sort by {name!r}; sortable: {', '.join(collection.sortable)}"
+            )
+        keys.append((name, part.strip().startswith("-")))
+    return keys
+
+
+def parse_fields(model: type[BaseModel], fields: str | None) -> set[str] | None:
+    """The set of fields to return, or None for all; an unknown field is a 400."""
+    if not fields:
+        return None
+    names = {name.strip() for name in fields.split(",")}
+    unknown = sorted(names - set(model.model_fields))
+    if unknown:
+        raise bad_parameter(
+            "fields", f"unknown fields {unknown}; known: {', '.join(model.model_fields)}"
+        )
+    return names
+
+
+def link_header(request: Request, *, total: int, limit: int, offset: int) -> str | None:
+    """RFC 8288 links to the neighbouring, first and last pages."""
+
+    def url(at: int) -> str:
+        return str(request.url.include_query_params(offset=at, limit=limit))
+
+    links = [f'<{url(0)}>; rel="first"']
+    if offset > 0:
+        links.append(f'<{url(max(offset - limit, 0))}>; rel="prev"')
+    if offset + limit < total:
+        links.append(f'<{url(offset + limit)}>; rel="next"')
+    links.append(f'<{url(max((total - 1) // limit * limit, 0))}>; rel="last"')
+    return ", ".join(links)
+
+
+def json_response(
+    content: BaseModel,
+    *,
+    include: Any = None,
+    by_alias: bool = False,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return Response(
+        content.model_dump_json(include=include, by_alias=by_alias),
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def page_response(
+    request: Request,
+    model: type[BaseModel],
+    items: Sequence[Any],
+    *,
+    total: int,
+    limit: int,
+    offset: int,
+    fields: set[str] | None = None,
+) -> Response:
+    page = Page[model](  # type: ignore[valid-type]
+        items=[model.model_validate(item) for item in items],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+    include = (
+        None
+        if fields is None
+        else {"items": {"__all__": fields}, "total": True, "limit": True, "offset": True}
+    )
+    link = link_header(request, total=total, limit=limit, offset=offset)
+    return json_response(page, include=include, headers={"Link": link} if link else None)

@@ -1,0 +1,105 @@
+"""Routes over the whole dataset: the timeline, full-text search and the export."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field, create_model
+
+from app import search, timeline
+from app.collections import BY_NAME, COLLECTIONS, NoQuery, PageQuery
+from app.deps import DatabaseDep
+from app.problems import bad_parameter, documented
+from app.queries import export, get_entity
+from app.rendering import Page, json_response, page_response
+
+router = APIRouter()
+
+
+class TimelineQuery(PageQuery):
+    type: str | None = Field(None, description="Only events about this collection.")
+
+
+class SearchQuery(PageQuery):
+    q: str = Field(min_length=1, max_length=200, description="Words to find; all must match.")
+
+
+class SearchHit(BaseModel):
+    type: str = Field(description="The collection of the entity found.")
+    id: str
+    title: str
+    snippet: str = Field(description="The best matching passage, matches in <mark>.")
+    url: str
+
+
+@router.get(
+    "/timeline",
+    response_model=Page[timeline.TimelineEvent],
+    tags=["dataset"],
+    summary="Every dated event, in date order",
+    operation_id="get_timeline",
+    responses=documented(400),
+)
+async def get_timeline(
+    request: Request, database: DatabaseDep, query: Annotated[TimelineQuery, Query()]
+) -> Response:
+    if query.type is not None and query.type not in BY_NAME:
+        raise bad_parameter("type", f"unknown collection; one of {', '.join(BY_NAME)}")
+    with database.session() as session:
+        events = timeline.timeline(session)
+    if query.type is not None:
+        events = [event for event in events if event.type == query.type]
+    return page_response(
+        request,
+        timeline.TimelineEvent,
+        events[query.offset : query.offset + query.limit],
+        total=len(events),
+        limit=query.limit,
+        offset=query.offset,
+    )
+
+
+@router.get(
+    "/search",
+    response_model=Page[SearchHit],
+    tags=["dataset"],
+    summary="Full-text search over every collection",
+    operation_id="search",
+    responses=documented(400),
+)
+async def search_dataset(
+    request: Request, database: DatabaseDep, query: Annotated[SearchQuery, Query()]
+) -> Response:
+    expression = search.match_expression(query.q)
+    if expression is None:
+        raise bad_parameter("q", "must contain at least one word")
+    with database.session() as session:
+        hits, total = search.search(session, expression, limit=query.limit, offset=query.offset)
+        for hit in hits:
+            entity = get_entity(session, BY_NAME[hit["type"]], hit["id"])
+            hit["url"] = timeline.entity_url(hit["type"], entity or {"id": hit["id"]})
+    return page_response(
+        request, SearchHit, hits, total=total, limit=query.limit, offset=query.offset
+    )
+
+
+ExportDocument: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "ExportDocument",
+    **{
+        c.name.replace("-", "_"): (list[c.create], Field(alias=c.name))  # type: ignore[name-defined]
+        for c in COLLECTIONS
+    },
+)
+
+
+@router.get(
+    "/export",
+    response_model=ExportDocument,
+    tags=["dataset"],
+    summary="The whole dataset, in the shape the seed loader reads",
+    operation_id="export_dataset",
+    responses=documented(400),
+)
+async def export_dataset(database: DatabaseDep, _: Annotated[NoQuery, Query()]) -> Any:
+    with database.session() as session:
+        document = export(session)
+    return json_response(ExportDocument.model_validate(document), by_alias=True)

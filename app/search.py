@@ -1,0 +1,96 @@
+"""Full-text search over every collection, with SQLite's FTS5.
+
+The index is a derived table (`search_index`, created by the migrations): the seed loader and
+every write rebuild it from the entities, so it never disagrees with them.
+"""
+
+import re
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+from app.collections import COLLECTIONS, Collection
+from app.queries import Entity, all_entities
+
+HIGHLIGHT = ("<mark>", "</mark>")
+
+
+def _body(entity: Entity) -> str:
+    """Every text value of the entity, quotes of its citations included."""
+    parts: list[str] = []
+    for name, value in entity.items():
+        if name == "id":
+            continue
+        if name == "sources":
+            parts.extend(c["quote"] for c in value if c.get("quote"))
+        elif isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, list):
+            parts.extend(item for item in value if isinstance(item, str))
+    return "\n".join(parts)
+
+
+def _document(collection: Collection, entity: Entity) -> dict[str, Any]:
+    return {
+        "type": collection.name,
+        "entity_id": entity["id"],
+        "title": collection.title(entity),
+        "body": _body(entity),
+    }
+
+
+def rebuild_index(session: Session) -> int:
+    """Index every entity anew; returns how many were indexed."""
+    connection = session.connection()
+    connection.execute(text("DELETE FROM search_index"))
+    documents = [
+        _document(collection, entity)
+        for collection in COLLECTIONS
+        for entity in all_entities(session, collection)
+    ]
+    if documents:
+        connection.execute(
+            text(
+                "INSERT INTO search_index (type, entity_id, title, body) "
+                "VALUES (:type, :entity_id, :title, :body)"
+            ),
+            documents,
+        )
+    return len(documents)
+
+
+def match_expression(query: str) -> str | None:
+    """The FTS5 expression for a user's words: every word must match, each as a prefix.
+
+    Each word is quoted, so FTS5's operators in user input are only words. None when the query
+    holds no word at all.
+    """
+    words = re.findall(r"\w+", query)
+    return " ".join(f'"{word}"*' for word in words) or None
+
+
+def search(
+    session: Session, expression: str, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Hits for an expression from `match_expression`, best first, and their total."""
+    params = {"q": expression, "limit": limit, "offset": offset}
+    connection = session.connection()
+    total = connection.execute(
+        text("SELECT count(*) FROM search_index WHERE search_index MATCH :q"), params
+    ).scalar_one()
+    rows = connection.execute(
+        text(
+            "SELECT type, entity_id, title,"
+            " snippet(search_index, 3, :open, :close, '…', 16) AS snippet"
+            " FROM search_index WHERE search_index MATCH :q"
+            " ORDER BY bm25(search_index, 0, 0, 10.0, 1.0), type, entity_id"
+            " LIMIT :limit OFFSET :offset"
+        ),
+        {**params, "open": HIGHLIGHT[0], "close": HIGHLIGHT[1]},
+    ).all()
+    hits = [
+        {"type": row.type, "id": row.entity_id, "title": row.title, "snippet": row.snippet}
+        for row in rows
+    ]
+    return hits, total

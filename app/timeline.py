@@ -1,0 +1,87 @@
+"""The timeline: every dated event the data holds, in date order."""
+
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from app.collections import BY_NAME
+from app.queries import Entity, all_entities
+
+
+class TimelineEvent(BaseModel):
+    date: str = Field(description="ISO 8601, to the precision the sources give: 2022-06, 2024.")
+    end_date: str | None = None
+    title: str
+    type: str = Field(description="The collection of the entity the event is about.")
+    id: str
+    url: str
+    note: str | None = Field(None, description="How a derived date was derived.")
+
+
+def entity_url(collection: str, entity: Entity) -> str:
+    """The API path of an entity (summits by number, the mechanism at its own path)."""
+    if collection == "summits":
+        return f"/api/v1/summits/{entity['number']}"
+    if collection == "mechanism":
+        return "/api/v1/mechanism"
+    return f"/api/v1/{collection}/{entity['id']}"
+
+
+def _event(collection: str, entity: Entity, **values: Any) -> TimelineEvent:
+    return TimelineEvent(
+        type=collection, id=entity["id"], url=entity_url(collection, entity), **values
+    )
+
+
+def _events(session: Session) -> Iterator[TimelineEvent]:
+    summits = {s["number"]: s for s in all_entities(session, BY_NAME["summits"])}
+    for mechanism in all_entities(session, BY_NAME["mechanism"]):
+        yield _event(
+            "mechanism",
+            mechanism,
+            date=mechanism["established"],
+            title=f"{mechanism['name']} established",
+        )
+    for summit in summits.values():
+        yield _event(
+            "summits",
+            summit,
+            date=summit["start_date"].isoformat(),
+            end_date=summit["end_date"].isoformat(),
+            title=summit["name"],
+        )
+    for agreement in all_entities(session, BY_NAME["agreements"]):
+        summit = summits[agreement["summit"]]
+        yield _event(
+            "agreements",
+            agreement,
+            date=summit["start_date"].isoformat(),
+            end_date=summit["end_date"].isoformat(),
+            title=f"Signing of the {agreement['title']}",
+            note=f"Dated by the summit at which it was signed ({summit['name']}).",
+        )
+    for commitment in all_entities(session, BY_NAME["commitments"]):
+        if commitment["start"]:
+            yield _event(
+                "commitments",
+                commitment,
+                date=commitment["start"],
+                end_date=commitment["end"],
+                title=commitment["title"],
+            )
+    trade = BY_NAME["trade-statistics"]
+    for statistic in all_entities(session, trade):
+        if statistic["record_high"]:
+            yield _event(
+                "trade-statistics",
+                statistic,
+                date=str(statistic["year"]),
+                title=f"Record high: {trade.title(statistic)}",
+            )
+
+
+def timeline(session: Session) -> list[TimelineEvent]:
+    """Every event, earliest first; a year sorts before the days within it."""
+    return sorted(_events(session), key=lambda e: (e.date, e.end_date or "", e.type, e.id))

@@ -1,0 +1,138 @@
+"""The seed loader: a data file in, one transaction of upserts out.
+
+Two steps, each usable alone: `parse` turns the file into validated records with every citation
+pinned to its place in the source's text (no database involved), and `load` writes the records
+in one transaction, creating or updating by id. A second load of the same file changes nothing.
+"""
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from app import search
+from app.citations import CitationError, resolve_all
+from app.collections import BY_NAME, COLLECTIONS
+from app.db import session_scope
+from app.queries import Entity
+from app.store import Change, bump_version, save_entity
+
+DEFAULT_FILE = Path(__file__).with_name("data.json")
+ARTICLE_FILE = Path(__file__).with_name("source-document.txt")
+
+
+class SeedError(Exception):
+    """A data file that cannot be loaded; the message names the file, the record and why."""
+
+
+Dataset = dict[str, list[Entity]]
+
+
+def _record_label(path: Path, collection: str, index: int, raw: Any) -> str:
+    record_id = raw.get("id") if isinstance(raw, dict) else None
+    return f"{path}: {collection}[{index}]" + (f" (id {record_id!r})" if record_id else "")
+
+
+def _validate(path: Path, collection: str, index: int, raw: Any) -> Entity:
+    model = BY_NAME[collection].create
+    try:
+        record = model.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(record)'}: {e['msg']}" for e in error.errors()
+        )
+        raise SeedError(f"{_record_label(path, collection, index, raw)}: {problems}") from None
+    entity = record.model_dump(exclude={"text_file", "sources"})
+    for link in BY_NAME[collection].lists:
+        entity[link.field] = sorted(set(entity[link.field]))
+    if collection == "sources" and record.text_file is not None:  # type: ignore[attr-defined]
+        entity["text"] = (path.parent / record.text_file).read_text(encoding="utf-8")  # type: ignore[attr-defined]
+    if hasattr(record, "sources"):
+        entity["sources"] = record.sources
+    return entity
+
+
+def parse(path: Path) -> Dataset:
+    """The records of the data file at `path`, validated, with citations resolved."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise SeedError(f"{path}: cannot read: {error}") from None
+    if not isinstance(document, dict):
+        raise SeedError(f"{path}: the top level must be an object of collections")
+    unknown = sorted(set(document) - set(BY_NAME))
+    if unknown:
+        raise SeedError(f"{path}: unknown collections {unknown}; known: {sorted(BY_NAME)}")
+    dataset: Dataset = {}
+    for collection in COLLECTIONS:
+        raws = document.get(collection.name, [])
+        dataset[collection.name] = [
+            _validate(path, collection.name, index, raw) for index, raw in enumerate(raws)
+        ]
+        duplicates = [
+            i for i, n in Counter(e["id"] for e in dataset[collection.name]).items() if n > 1
+        ]
+        if duplicates:
+            raise SeedError(f"{path}: {collection.name}: duplicate ids {duplicates}")
+    texts = {source["id"]: source.get("text") for source in dataset["sources"]}
+    for name, entities in dataset.items():
+        for index, entity in enumerate(entities):
+            if "sources" not in entity:
+                continue
+            try:
+                entity["sources"] = [c.model_dump() for c in resolve_all(entity["sources"], texts)]
+            except CitationError as error:
+                raise SeedError(f"{_record_label(path, name, index, entity)}: {error}") from None
+    return dataset
+
+
+@dataclass
+class LoadReport:
+    changes: dict[str, Counter[Change]] = field(default_factory=dict)
+    version: int | None = None
+
+    @property
+    def changed(self) -> bool:
+        return any(c[Change.CREATED] or c[Change.UPDATED] for c in self.changes.values())
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"{name:20} {sum(counts.values()):3} records: {counts[Change.CREATED]} created,"
+            f" {counts[Change.UPDATED]} updated, {counts[Change.UNCHANGED]} unchanged"
+            for name, counts in self.changes.items()
+        ]
+        if self.changed:
+            lines.append(f"dataset version is now {self.version}")
+        else:
+            lines.append("nothing changed: the database already holds this data")
+        return lines
+
+
+def load(engine: Engine, dataset: Dataset, *, label: str = "data") -> LoadReport:
+    """Write `dataset` in one transaction: all of it, or (on any error) none of it."""
+    report = LoadReport()
+    with session_scope(engine) as session:
+        for collection in COLLECTIONS:
+            counts: Counter[Change] = Counter()
+            for entity in dataset.get(collection.name, []):
+                try:
+                    counts[save_entity(session, collection, entity)] += 1
+                except IntegrityError as error:
+                    raise SeedError(
+                        f"{label}: {collection.name} {entity['id']!r}: refused by the"
+                        f" database: {error.orig}"
+                    ) from None
+            report.changes[collection.name] = counts
+        if report.changed:
+            report.version = bump_version(session)
+            search.rebuild_index(session)
+    return report
+
+
+def load_file(engine: Engine, path: Path = DEFAULT_FILE) -> LoadReport:
+    return load(engine, parse(path), label=str(path))
