@@ -111,8 +111,9 @@ class SourceIn(SourceBase):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     text: str | None = None
-    # A path beside the seed file holding the text, so the data file needs not repeat the article.
-    text_file: str | None = None
+    # A path beside the seed file holding the text, so the data file need not repeat the
+    # article. Read by the loader only, never written out: an export carries `text` itself.
+    text_file: str | None = Field(default=None, exclude=True)
 
 
 class SourcePublic(Cited, SourceBase):
@@ -217,6 +218,12 @@ class SummitIn(CitedIn, SummitBase):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     participants: list[Alpha3]
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> "SummitIn":
+        if self.end_date < self.start_date:
+            raise ValueError("end_date is before start_date")
+        return self
 
 
 class SummitPublic(Cited, SummitBase):

@@ -55,7 +55,7 @@ def link_header(request: Request, *, total: int, limit: int, offset: int) -> str
     """RFC 8288 links to the neighbouring, first and last pages."""
 
     def url(at: int) -> str:
-        return str(request.url.include_query_params(offset=at, limit=limit))
+        return str(request.url.include_query_params(limit=limit, offset=at))
 
     links = [f'<{url(0)}>; rel="first"']
     if offset > 0:

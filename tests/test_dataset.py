@@ -1,0 +1,90 @@
+"""Whole-dataset endpoints: timeline, search, export."""
+
+import json
+
+import httpx
+import pytest
+
+from app.config import Settings
+from app.db import make_engine
+from app.main import create_app
+from seed.loader import load, parse
+from tests.conftest import migrate, sqlite_url
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_timeline_in_date_order(client):
+    body = (await client.get("/api/v1/timeline")).json()
+    events = [(e["date"], e["type"], e["id"]) for e in body["items"]]
+    assert events == [
+        ("2022-06", "mechanism", "china-central-asia-summit-mechanism"),
+        ("2023-05-18", "summits", "first-summit"),
+        ("2024", "trade-statistics", "china-central-asia-trade-2024-cny"),
+        ("2024", "trade-statistics", "china-central-asia-trade-2024-usd"),
+        ("2025", "commitments", "years-of-high-quality-development"),
+        ("2025-06-17", "agreements", "action-plan-for-high-quality-belt-and-road-cooperation"),
+        (
+            "2025-06-17",
+            "agreements",
+            "treaty-on-eternal-good-neighborliness-friendship-and-cooperation",
+        ),
+        ("2025-06-17", "summits", "second-summit"),
+    ]
+    assert body["total"] == 8
+    years = body["items"][4]
+    assert (years["end_date"], years["url"]) == (
+        "2026",
+        "/api/v1/commitments/years-of-high-quality-development",
+    )
+    signing = body["items"][5]
+    assert "Dated by the summit" in signing["note"]
+
+
+async def test_timeline_filtered_by_type(client):
+    body = (await client.get("/api/v1/timeline?type=summits")).json()
+    assert [e["url"] for e in body["items"]] == ["/api/v1/summits/1", "/api/v1/summits/2"]
+
+
+async def test_search_finds_across_collections_best_first(client):
+    body = (await client.get("/api/v1/search?q=desertification")).json()
+    first = body["items"][0]
+    assert (first["type"], first["id"]) == (
+        "cooperation-centers",
+        "desertification-prevention-and-control",
+    )
+    assert first["url"] == "/api/v1/cooperation-centers/desertification-prevention-and-control"
+    assert "<mark>desertification</mark>" in first["snippet"]
+    assert body["total"] == len(body["items"]) >= 3
+
+
+async def test_search_words_all_match_as_prefixes(client):
+    body = (await client.get("/api/v1/search?q=green%20min")).json()
+    assert ("priority-areas", "green-mining") in [(h["type"], h["id"]) for h in body["items"]]
+    body = (await client.get("/api/v1/search?q=astana")).json()
+    assert {"summits", "countries"} <= {h["type"] for h in body["items"]}
+    assert (await client.get("/api/v1/search?q=zeppelin")).json()["total"] == 0
+
+
+async def test_search_treats_operators_as_words(client):
+    response = await client.get('/api/v1/search?q="NEAR(trade" OR * ^mining)')
+    assert response.status_code == 200
+
+
+async def test_export_loads_back_into_an_identical_database(client, tmp_path):
+    exported = (await client.get("/api/v1/export")).json()
+    assert len(exported["countries"]) == 6
+    assert exported["sources"][0]["text"].startswith("Chinese President Xi Jinping")
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(exported, ensure_ascii=False), encoding="utf-8")
+
+    url = sqlite_url(tmp_path / "reloaded.db")
+    migrate(url)
+    engine = make_engine(url)
+    report = load(engine, parse(path))
+    engine.dispose()
+    assert report.changed
+    reloaded = create_app(Settings(database_url=url))
+    transport = httpx.ASGITransport(app=reloaded)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as other:
+        assert (await other.get("/api/v1/export")).json() == exported

@@ -1,0 +1,63 @@
+"""The schema comes from the migrations alone, and they agree with the models."""
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from app.db import make_engine
+from app.main import PROJECT_ROOT
+from app.models import metadata
+from tests.conftest import migrate, sqlite_url
+
+
+def test_migrations_produce_exactly_the_models_schema(tmp_path):
+    engine = make_engine(sqlite_url(tmp_path / "fresh.db"))
+    migrate(str(engine.url))
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "include_object": lambda obj, name, type_, *_: (
+                    not (type_ == "table" and name.startswith("search_index"))
+                ),
+                "compare_type": True,
+            },
+        )
+        assert compare_metadata(context, metadata) == []
+    engine.dispose()
+
+
+def test_sqlite_runs_with_foreign_keys_and_wal(engine):
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+        assert connection.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+
+
+def test_downgrade_to_base_removes_every_table(tmp_path):
+    url = sqlite_url(tmp_path / "round.db")
+    migrate(url)
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url
+    command.downgrade(config, "base")
+    engine = make_engine(url)
+    assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+    engine.dispose()
+
+
+def test_constraints_hold_in_the_database(engine):
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    statements = [
+        "UPDATE summit SET end_date = '2025-06-01' WHERE number = 2",
+        "UPDATE trade_statistic SET currency = 'usd' WHERE currency = 'USD'",
+        "UPDATE trade_statistic SET value = -5",
+        "INSERT INTO summit_participant (summit_id, country_id) VALUES ('first-summit', 'FRA')",
+        "INSERT INTO country (id, iso2, iso_numeric, name, capital, region)"
+        " VALUES ('KAZ', 'QQ', '999', 'Duplicate', 'X', 'central-asia')",
+    ]
+    for statement in statements:
+        with engine.begin() as connection, pytest.raises(IntegrityError):
+            connection.execute(text(statement))
