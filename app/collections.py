@@ -139,6 +139,13 @@ class Collection:
     def id_column(self) -> Any:
         return self.table.id  # type: ignore[attr-defined]
 
+    def url_of(self, entity: Mapping[str, Any]) -> str:
+        """The API path of an entity: summits by number, a singleton at the collection's path."""
+        if self.singleton:
+            return f"/api/v1/{self.name}"
+        key = entity["number"] if self.table is m.Summit else entity["id"]
+        return f"/api/v1/{self.name}/{key}"
+
     def lookup(self, key: str) -> ColumnElement[bool]:
         """The condition that finds the entity `key` names (ids, and the aliases the contract
         allows: alpha-2 or any case for countries, the number for summits)."""

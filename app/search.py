@@ -35,6 +35,7 @@ def _document(collection: Collection, entity: Entity) -> dict[str, Any]:
     return {
         "type": collection.name,
         "entity_id": entity["id"],
+        "url": collection.url_of(entity),
         "title": collection.title(entity),
         "body": _body(entity),
     }
@@ -52,8 +53,8 @@ def rebuild_index(session: Session) -> int:
     if documents:
         connection.execute(
             text(
-                "INSERT INTO search_index (type, entity_id, title, body) "
-                "VALUES (:type, :entity_id, :title, :body)"
+                "INSERT INTO search_index (type, entity_id, url, title, body) "
+                "VALUES (:type, :entity_id, :url, :title, :body)"
             ),
             documents,
         )
@@ -81,16 +82,22 @@ def search(
     ).scalar_one()
     rows = connection.execute(
         text(
-            "SELECT type, entity_id, title,"
-            " snippet(search_index, 3, :open, :close, '…', 16) AS snippet"
+            "SELECT type, entity_id, url, title,"
+            " snippet(search_index, 4, :open, :close, '…', 16) AS snippet"
             " FROM search_index WHERE search_index MATCH :q"
-            " ORDER BY bm25(search_index, 0, 0, 10.0, 1.0), type, entity_id"
+            " ORDER BY bm25(search_index, 0, 0, 0, 10.0, 1.0), type, entity_id"
             " LIMIT :limit OFFSET :offset"
         ),
         {**params, "open": HIGHLIGHT[0], "close": HIGHLIGHT[1]},
     ).all()
     hits = [
-        {"type": row.type, "id": row.entity_id, "title": row.title, "snippet": row.snippet}
+        {
+            "type": row.type,
+            "id": row.entity_id,
+            "title": row.title,
+            "snippet": row.snippet,
+            "url": row.url,
+        }
         for row in rows
     ]
     return hits, total

@@ -20,18 +20,9 @@ class TimelineEvent(BaseModel):
     note: str | None = Field(None, description="How a derived date was derived.")
 
 
-def entity_url(collection: str, entity: Entity) -> str:
-    """The API path of an entity (summits by number, the mechanism at its own path)."""
-    if collection == "summits":
-        return f"/api/v1/summits/{entity['number']}"
-    if collection == "mechanism":
-        return "/api/v1/mechanism"
-    return f"/api/v1/{collection}/{entity['id']}"
-
-
 def _event(collection: str, entity: Entity, **values: Any) -> TimelineEvent:
     return TimelineEvent(
-        type=collection, id=entity["id"], url=entity_url(collection, entity), **values
+        type=collection, id=entity["id"], url=BY_NAME[collection].url_of(entity), **values
     )
 
 

@@ -6,20 +6,20 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, create_model
 
 from app import search, timeline
-from app.collections import BY_NAME, COLLECTIONS, NoQuery, PageQuery
+from app.collections import BY_NAME, COLLECTIONS, FieldsQuery, NoQuery, PageQuery
 from app.deps import DatabaseDep
 from app.problems import bad_parameter, documented
-from app.queries import export, get_entity
-from app.rendering import Page, json_response, page_response
+from app.queries import export
+from app.rendering import Page, json_response, page_response, parse_fields
 
 router = APIRouter()
 
 
-class TimelineQuery(PageQuery):
+class TimelineQuery(PageQuery, FieldsQuery):
     type: str | None = Field(None, description="Only events about this collection.")
 
 
-class SearchQuery(PageQuery):
+class SearchQuery(PageQuery, FieldsQuery):
     q: str = Field(min_length=1, max_length=200, description="Words to find; all must match.")
 
 
@@ -42,6 +42,7 @@ class SearchHit(BaseModel):
 async def get_timeline(
     request: Request, database: DatabaseDep, query: Annotated[TimelineQuery, Query()]
 ) -> Response:
+    fields = parse_fields(timeline.TimelineEvent, query.fields)
     if query.type is not None and query.type not in BY_NAME:
         raise bad_parameter("type", f"unknown collection; one of {', '.join(BY_NAME)}")
     with database.session() as session:
@@ -55,6 +56,7 @@ async def get_timeline(
         total=len(events),
         limit=query.limit,
         offset=query.offset,
+        fields=fields,
     )
 
 
@@ -69,16 +71,20 @@ async def get_timeline(
 async def search_dataset(
     request: Request, database: DatabaseDep, query: Annotated[SearchQuery, Query()]
 ) -> Response:
+    fields = parse_fields(SearchHit, query.fields)
     expression = search.match_expression(query.q)
     if expression is None:
         raise bad_parameter("q", "must contain at least one word")
     with database.session() as session:
         hits, total = search.search(session, expression, limit=query.limit, offset=query.offset)
-        for hit in hits:
-            entity = get_entity(session, BY_NAME[hit["type"]], hit["id"])
-            hit["url"] = timeline.entity_url(hit["type"], entity or {"id": hit["id"]})
     return page_response(
-        request, SearchHit, hits, total=total, limit=query.limit, offset=query.offset
+        request,
+        SearchHit,
+        hits,
+        total=total,
+        limit=query.limit,
+        offset=query.offset,
+        fields=fields,
     )
 
 

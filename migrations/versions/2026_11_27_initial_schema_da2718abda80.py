@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 SEARCH_INDEX_SQLITE = (
     "CREATE VIRTUAL TABLE search_index USING fts5("
-    "type UNINDEXED, entity_id UNINDEXED, title, body,"
+    "type UNINDEXED, entity_id UNINDEXED, url UNINDEXED, title, body,"
     " tokenize = 'unicode61 remove_diacritics 2')"
 )
 
