@@ -6,12 +6,13 @@ what this module declares.
 """
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlmodel import SQLModel
 
@@ -20,6 +21,10 @@ from app import models as m
 # A country code as clients may write it: alpha-3 or alpha-2, any case.
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}$")]
 Year = Annotated[int, Field(ge=1900, le=2100)]
+SummitNumber = Annotated[int, Field(ge=1, le=1_000_000)]
+MAX_OFFSET = 1_000_000_000
+# A summit's number in a path: plain ASCII digits, no leading zero, in SummitNumber's range.
+SUMMIT_NUMBER_PATH = re.compile(r"[1-9][0-9]{0,5}")
 
 
 class NoQuery(BaseModel):
@@ -32,7 +37,7 @@ class PageQuery(NoQuery):
     """Paging, as every list takes it."""
 
     limit: int = Field(50, ge=1, le=500, description="Items per page, 1 to 500.")
-    offset: int = Field(0, ge=0, description="Items to skip.")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Items to skip.")
 
 
 class FieldsQuery(NoQuery):
@@ -66,7 +71,7 @@ class SummitQuery(ListQuery):
 
 
 class AgreementQuery(ListQuery):
-    summit: int | None = Field(None, ge=1, description="Number of the summit it was signed at.")
+    summit: SummitNumber | None = Field(None, description="Number of the summit it was signed at.")
     signatory: CountryCode | None = Field(None, description="A signatory, alpha-3 or alpha-2.")
 
 
@@ -78,6 +83,16 @@ class TradeStatisticQuery(ListQuery):
         None, description="ISO 4217 code, any case."
     )
     partner: CountryCode | None = Field(None, description="A partner country, alpha-3 or alpha-2.")
+
+    @model_validator(mode="after")
+    def _years_in_order(self) -> "TradeStatisticQuery":
+        if (
+            self.year_from is not None
+            and self.year_to is not None
+            and self.year_from > self.year_to
+        ):
+            raise ValueError("year_from is after year_to")
+        return self
 
 
 def country_ids(code: str) -> Select[tuple[str]]:
@@ -151,7 +166,7 @@ class Collection:
         allows: alpha-2 or any case for countries, the number for summits)."""
         if self.table is m.Country:
             return or_(m.Country.id == key.upper(), m.Country.iso2 == key.upper())
-        if self.table is m.Summit and key.isdigit():
+        if self.table is m.Summit and SUMMIT_NUMBER_PATH.fullmatch(key):
             return m.Summit.number == int(key)
         return self.id_column == key
 

@@ -52,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # No redirect from `/countries/` to `/countries`: it would echo the Host header.
+        redirect_slashes=False,
     )
     app.state.database = database
     app.state.schema_head = schema_head()

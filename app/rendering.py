@@ -51,11 +51,16 @@ def parse_fields(model: type[BaseModel], fields: str | None) -> set[str] | None:
     return names
 
 
-def link_header(request: Request, *, total: int, limit: int, offset: int) -> str | None:
-    """RFC 8288 links to the neighbouring, first and last pages."""
+def link_header(request: Request, *, total: int, limit: int, offset: int) -> str:
+    """RFC 8288 links to the first, neighbouring and last pages.
+
+    The targets are relative references (path and query), resolved against the request's own
+    URL: they never repeat a Host header the client may have forged.
+    """
 
     def url(at: int) -> str:
-        return str(request.url.include_query_params(limit=limit, offset=at))
+        query = request.url.include_query_params(limit=limit, offset=at).query
+        return f"{request.url.path}?{query}"
 
     links = [f'<{url(0)}>; rel="first"']
     if offset > 0:
@@ -102,4 +107,4 @@ def page_response(
         else {"items": {"__all__": fields}, "total": True, "limit": True, "offset": True}
     )
     link = link_header(request, total=total, limit=limit, offset=offset)
-    return json_response(page, include=include, headers={"Link": link} if link else None)
+    return json_response(page, include=include, headers={"Link": link})

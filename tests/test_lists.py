@@ -27,6 +27,12 @@ async def test_envelope_and_links_walk_every_page(client):
     assert links(second)["prev"].endswith("offset=0")
 
 
+async def test_links_are_relative_so_a_forged_host_is_never_echoed(client):
+    response = await client.get("/api/v1/countries?limit=2", headers={"Host": "evil.example"})
+    assert links(response)["next"] == "/api/v1/countries?limit=2&offset=2"
+    assert "evil" not in response.headers["link"]
+
+
 async def test_links_keep_the_filters(client):
     response = await client.get("/api/v1/countries?region=central-asia&limit=2")
     assert response.json()["total"] == 5
