@@ -10,13 +10,21 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlmodel import SQLModel
 
 from app import models as m
+from app.config import API_PREFIX
 
 # A country code as clients may write it: alpha-3 or alpha-2, any case.
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}$")]
@@ -34,10 +42,13 @@ class NoQuery(BaseModel):
 
 
 class PageQuery(NoQuery):
-    """Paging, as every list takes it."""
+    """Paging and format, as every list takes them."""
 
     limit: int = Field(50, ge=1, le=500, description="Items per page, 1 to 500.")
     offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Items to skip.")
+    format: Literal["json", "csv"] | None = Field(
+        None, description="`csv` for CSV (as `Accept: text/csv` does); JSON by default."
+    )
 
 
 class FieldsQuery(NoQuery):
@@ -84,15 +95,13 @@ class TradeStatisticQuery(ListQuery):
     )
     partner: CountryCode | None = Field(None, description="A partner country, alpha-3 or alpha-2.")
 
-    @model_validator(mode="after")
-    def _years_in_order(self) -> "TradeStatisticQuery":
-        if (
-            self.year_from is not None
-            and self.year_to is not None
-            and self.year_from > self.year_to
-        ):
-            raise ValueError("year_from is after year_to")
-        return self
+    @field_validator("year_to")
+    @classmethod
+    def _not_before_year_from(cls, year_to: int | None, info: ValidationInfo) -> int | None:
+        year_from = info.data.get("year_from")
+        if year_to is not None and year_from is not None and year_to < year_from:
+            raise ValueError("year_to is before year_from")
+        return year_to
 
 
 def country_ids(code: str) -> Select[tuple[str]]:
@@ -133,6 +142,7 @@ class Collection:
     """One collection of the API and everything the generic machinery needs to serve it."""
 
     name: str
+    singular: str
     table: type[SQLModel]
     public: type[BaseModel]
     create: type[BaseModel]
@@ -148,6 +158,10 @@ class Collection:
     path_param: str = "id"
     # One entity, served at the collection's own path rather than as a list.
     singleton: bool = False
+    # The field that addresses an entity in its URL, and the condition that finds it by a key
+    # from a URL (None: the id, exactly).
+    url_key: str = "id"
+    find_by_key: Callable[[str], ColumnElement[bool]] | None = None
     description: str = ""
 
     @property
@@ -155,19 +169,15 @@ class Collection:
         return self.table.id  # type: ignore[attr-defined]
 
     def url_of(self, entity: Mapping[str, Any]) -> str:
-        """The API path of an entity: summits by number, a singleton at the collection's path."""
+        """The API path of an entity (a singleton's is the collection's own path)."""
         if self.singleton:
-            return f"/api/v1/{self.name}"
-        key = entity["number"] if self.table is m.Summit else entity["id"]
-        return f"/api/v1/{self.name}/{key}"
+            return f"{API_PREFIX}/{self.name}"
+        return f"{API_PREFIX}/{self.name}/{entity[self.url_key]}"
 
     def lookup(self, key: str) -> ColumnElement[bool]:
-        """The condition that finds the entity `key` names (ids, and the aliases the contract
-        allows: alpha-2 or any case for countries, the number for summits)."""
-        if self.table is m.Country:
-            return or_(m.Country.id == key.upper(), m.Country.iso2 == key.upper())
-        if self.table is m.Summit and SUMMIT_NUMBER_PATH.fullmatch(key):
-            return m.Summit.number == int(key)
+        """The condition that finds the entity `key` (from a URL) names."""
+        if self.find_by_key is not None:
+            return self.find_by_key(key)
         return self.id_column == key
 
 
@@ -177,6 +187,16 @@ AGREEMENT_SIGNATORIES = LinkedList(
 )
 TRADE_PARTNERS = LinkedList("partners", m.TradeStatisticPartner, "trade_statistic_id", "country_id")
 COMMITMENT_PARTIES = LinkedList("parties", m.CommitmentParty, "commitment_id", "country_id")
+
+
+def _country_by_code(code: str) -> ColumnElement[bool]:
+    return m.Country.id.in_(country_ids(code))
+
+
+def _summit_by_number_or_slug(key: str) -> ColumnElement[bool]:
+    if SUMMIT_NUMBER_PATH.fullmatch(key):
+        return m.Summit.number == int(key)
+    return m.Summit.id == key
 
 
 def _year_of(column: Any) -> Filter:
@@ -190,6 +210,7 @@ def _of_summit(table: Any) -> Callable[[Mapping[str, Any]], ColumnElement[bool]]
 COLLECTIONS: tuple[Collection, ...] = (
     Collection(
         name="sources",
+        singular="source",
         table=m.Source,
         public=m.SourcePublic,
         create=m.SourceIn,
@@ -200,6 +221,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         name="countries",
+        singular="country",
         table=m.Country,
         public=m.CountryPublic,
         create=m.CountryIn,
@@ -214,17 +236,19 @@ COLLECTIONS: tuple[Collection, ...] = (
                 "agreements",
                 "agreements",
                 lambda c: m.Agreement.id.in_(
-                    AGREEMENT_SIGNATORIES.owners_with(
-                        select(m.Country.id).where(m.Country.id == c["id"])
+                    select(m.AgreementSignatory.agreement_id).where(
+                        m.AgreementSignatory.country_id == c["id"]
                     )
                 ),
             ),
         ),
         path_param="code",
+        find_by_key=_country_by_code,
         description="China and the five Central Asian countries.",
     ),
     Collection(
         name="people",
+        singular="person",
         table=m.Person,
         public=m.PersonPublic,
         create=m.PersonIn,
@@ -234,6 +258,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         name="summits",
+        singular="summit",
         table=m.Summit,
         public=m.SummitPublic,
         create=m.SummitIn,
@@ -258,10 +283,13 @@ COLLECTIONS: tuple[Collection, ...] = (
             )
         ),
         path_param="number",
+        url_key="number",
+        find_by_key=_summit_by_number_or_slug,
         description="The China–Central Asia summits, by number.",
     ),
     Collection(
         name="mechanism",
+        singular="mechanism",
         table=m.Mechanism,
         public=m.MechanismPublic,
         create=m.MechanismIn,
@@ -272,6 +300,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         name="agreements",
+        singular="agreement",
         table=m.Agreement,
         public=m.AgreementPublic,
         create=m.AgreementIn,
@@ -289,6 +318,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         name="cooperation-centers",
+        singular="cooperation center",
         table=m.CooperationCenter,
         public=m.CooperationCenterPublic,
         create=m.CooperationCenterIn,
@@ -298,6 +328,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         name="trade-statistics",
+        singular="trade statistic",
         table=m.TradeStatistic,
         public=m.TradeStatisticPublic,
         create=m.TradeStatisticIn,
@@ -319,6 +350,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         name="priority-areas",
+        singular="priority area",
         table=m.PriorityArea,
         public=m.PriorityAreaPublic,
         create=m.PriorityAreaIn,
@@ -329,6 +361,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         name="principles",
+        singular="principle",
         table=m.Principle,
         public=m.PrinciplePublic,
         create=m.PrincipleIn,
@@ -339,6 +372,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         name="commitments",
+        singular="commitment",
         table=m.Commitment,
         public=m.CommitmentPublic,
         create=m.CommitmentIn,

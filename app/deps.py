@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.db import Database
+from app.problems import Problem, bad_parameter
 
 
 async def get_database(request: Request) -> Database:
@@ -14,3 +15,18 @@ async def get_database(request: Request) -> Database:
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+MAX_QUERY_LENGTH = 4096
+
+
+async def check_query_string(request: Request) -> None:
+    """Refuse a query string that is huge or names a parameter twice (which value would win
+    is a guess the API does not make)."""
+    if len(request.scope["query_string"]) > MAX_QUERY_LENGTH:
+        raise Problem(414, f"The query string is longer than {MAX_QUERY_LENGTH} bytes.")
+    seen: set[str] = set()
+    for name, _ in request.query_params.multi_items():
+        if name in seen:
+            raise bad_parameter(name, "given more than once")
+        seen.add(name)

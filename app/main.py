@@ -6,17 +6,19 @@ from pathlib import Path
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
-from app import problems
+from app import middleware, openapi, problems
+from app.caching import DatasetVersion
 from app.collections import COLLECTIONS
-from app.config import Settings, get_settings
+from app.config import API_PREFIX, Settings, get_settings
 from app.db import Database, make_engine
+from app.deps import check_query_string
 from app.routes import dataset, health
 from app.routes.collections import collection_router
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-API_PREFIX = "/api/v1"
 
 DESCRIPTION = """
 The facts of the China–Central Asia summits, each cited back to the words that state it.
@@ -26,6 +28,12 @@ cited source's stored text (`GET /api/v1/sources/{id}`). Lists take `limit`, `of
 `fields`, and answer with `items`, `total`, `limit`, `offset` and a `Link` header. Errors are
 `application/problem+json`.
 """
+
+
+OPENAPI_TAGS = [{"name": c.name, "description": c.description} for c in COLLECTIONS] + [
+    {"name": "dataset", "description": "The timeline, full-text search and the export."},
+    {"name": "health", "description": "Liveness and readiness."},
+]
 
 
 def schema_head() -> str:
@@ -47,17 +55,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         database.engine.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline serves Swagger UI's and ReDoc's scripts from the package, not a CDN.
+    app = FastAPIOffline(
         title="China–Central Asia summit data",
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         # No redirect from `/countries/` to `/countries`: it would echo the Host header.
         redirect_slashes=False,
+        dependencies=[Depends(check_query_string)],
+        openapi_tags=OPENAPI_TAGS,
     )
     app.state.database = database
+    app.state.dataset_version = DatasetVersion(database)
     app.state.schema_head = schema_head()
     problems.install(app)
+    middleware.install(app, settings)
+    openapi.install(app, database)
 
     api = APIRouter(prefix=API_PREFIX)
     for collection in COLLECTIONS:

@@ -136,10 +136,6 @@ def dataset_version(session: Session) -> int | None:
     return None if row is None else row.version
 
 
-def source_texts(session: Session) -> dict[str, str | None]:
-    return dict(session.exec(select(m.Source.id, m.Source.text)).all())
-
-
 def readiness(session: Session, *, schema_head: str) -> dict[str, bool]:
     """Whether the schema is at the migrations' head and the dataset has been loaded."""
     try:

@@ -1,10 +1,13 @@
 """Turning query results into HTTP answers: the list envelope, the `Link` header, `sort` and
 `fields` parsing. Shared by every list endpoint."""
 
-from collections.abc import Sequence
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 from fastapi import Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from app.collections import Collection
@@ -85,6 +88,68 @@ def json_response(
     )
 
 
+def wants_csv(request: Request, format_: str | None) -> bool:
+    """Whether to answer CSV: `format` decides; else the Accept header, by quality."""
+    if format_ is not None:
+        return format_ == "csv"
+    quality = {"application/json": 0.0, "text/csv": 0.0}
+    for media_range in request.headers.get("accept", "").split(","):
+        media_type, *params = (part.strip() for part in media_range.split(";"))
+        q = next((p.removeprefix("q=") for p in params if p.startswith("q=")), "1")
+        try:
+            weight = float(q)
+        except ValueError:
+            continue
+        for candidate in quality:
+            if media_type.lower() in (candidate, candidate.split("/")[0] + "/*", "*/*"):
+                quality[candidate] = max(quality[candidate], weight)
+    return quality["text/csv"] > quality["application/json"]
+
+
+def _csv_cell(value: Any) -> str:
+    """One CSV cell: lists joined with "; ", citations as `source[start:end]`."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "; ".join(_csv_cell(item) for item in value)
+    if isinstance(value, dict) and "source" in value:
+        span = f"[{value['start']}:{value['end']}]" if value.get("start") is not None else ""
+        return f"{value['source']}{span}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _csv_rows(columns: Sequence[str], items: Iterable[BaseModel]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)  # RFC 4180: CRLF line ends, quoting where needed
+
+    def line(values: Sequence[str]) -> str:
+        writer.writerow(values)
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    yield line(columns)
+    for item in items:
+        values = item.model_dump(mode="json")
+        yield line([_csv_cell(values.get(column)) for column in columns])
+
+
+def csv_response(
+    model: type[BaseModel],
+    items: Iterable[Any],
+    *,
+    fields: set[str] | None,
+    headers: dict[str, str],
+) -> StreamingResponse:
+    """A header row and one row per item, written as the rows are produced."""
+    columns = [name for name in model.model_fields if fields is None or name in fields]
+    rows = _csv_rows(columns, (model.model_validate(item) for item in items))
+    return StreamingResponse(rows, media_type="text/csv; charset=utf-8", headers=headers)
+
+
 def page_response(
     request: Request,
     model: type[BaseModel],
@@ -94,7 +159,13 @@ def page_response(
     limit: int,
     offset: int,
     fields: set[str] | None = None,
+    format_: str | None = None,
 ) -> Response:
+    link = link_header(request, total=total, limit=limit, offset=offset)
+    if wants_csv(request, format_):
+        return csv_response(
+            model, items, fields=fields, headers={"Link": link, "X-Total-Count": str(total)}
+        )
     page = Page[model](  # type: ignore[valid-type]
         items=[model.model_validate(item) for item in items],
         total=total,
@@ -106,5 +177,4 @@ def page_response(
         if fields is None
         else {"items": {"__all__": fields}, "total": True, "limit": True, "offset": True}
     )
-    link = link_header(request, total=total, limit=limit, offset=offset)
     return json_response(page, include=include, headers={"Link": link})

@@ -73,6 +73,12 @@ def _events(session: Session) -> Iterator[TimelineEvent]:
             )
 
 
-def timeline(session: Session) -> list[TimelineEvent]:
-    """Every event, earliest first; a year sorts before the days within it."""
-    return sorted(_events(session), key=lambda e: (e.date, e.end_date or "", e.type, e.id))
+# On the same date, an event comes before what happened at it: the summit before its signings.
+KIND_ORDER = ["mechanism", "summits", "agreements", "commitments", "trade-statistics"]
+
+
+def timeline(session: Session, *, type_: str | None = None) -> list[TimelineEvent]:
+    """Every event (or those about collection `type_`), earliest first; a year or a month sorts
+    before the days within it."""
+    events = [e for e in _events(session) if type_ is None or e.type == type_]
+    return sorted(events, key=lambda e: (e.date, KIND_ORDER.index(e.type), e.end_date or "", e.id))

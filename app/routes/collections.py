@@ -1,4 +1,4 @@
-"""The list and detail routes of every collection, made by one factory."""
+"""The read routes of every collection, made by one factory from its `Collection`."""
 
 from typing import Annotated
 
@@ -11,89 +11,100 @@ from app.queries import get_detail, list_page
 from app.rendering import Page, json_response, page_response, parse_fields, parse_sort
 
 
-def _operation(collection: Collection) -> str:
-    return collection.name.replace("-", "_")
+def _identifier(name: str) -> str:
+    return name.replace("-", "_").replace(" ", "_")
 
 
-def collection_router(collection: Collection) -> APIRouter:
-    """`GET /<collection>` and `GET /<collection>/{id}` for `collection`."""
-    router = APIRouter(prefix=f"/{collection.name}", tags=[collection.name])
-    detail_model = collection.detail or collection.public
+def _add_list_route(router: APIRouter, collection: Collection) -> None:
     list_query = collection.query
 
-    if collection.singleton:
-
-        @router.get(
-            "",
-            response_model=detail_model,
-            summary=f"Get the {collection.name}",
-            description=collection.description,
-            operation_id=f"get_the_{_operation(collection)}",
-            responses=documented(400, 404),
-        )
-        async def get_the_item(
-            database: DatabaseDep, query: Annotated[FieldsQuery, Query()]
-        ) -> Response:
-            fields = parse_fields(detail_model, query.fields)
-            with database.session() as session:
-                items, _ = list_page(session, collection, filters={}, limit=1)
-            if not items:
-                raise not_found(collection.name)
-            return json_response(detail_model.model_validate(items[0]), include=fields)
-
-    else:
-
-        @router.get(
-            "",
-            response_model=Page[collection.public],  # type: ignore[name-defined]
-            summary=f"List {collection.name}",
-            description=collection.description,
-            operation_id=f"list_{_operation(collection)}",
-            responses=documented(400),
-        )
-        async def list_items(
-            request: Request,
-            database: DatabaseDep,
-            query: Annotated[list_query, Query()],  # type: ignore[valid-type]
-        ) -> Response:
-            sort = parse_sort(collection, query.sort)
-            fields = parse_fields(collection.public, query.fields)
-            with database.session() as session:
-                items, total = list_page(
-                    session,
-                    collection,
-                    filters=query.filter_values(),
-                    sort=sort,
-                    limit=query.limit,
-                    offset=query.offset,
-                )
-            return page_response(
-                request,
-                collection.public,
-                items,
-                total=total,
+    @router.get(
+        "",
+        response_model=Page[collection.public],  # type: ignore[name-defined]
+        summary=f"List {collection.name.replace('-', ' ')}",
+        description=collection.description,
+        operation_id=f"list_{_identifier(collection.name)}",
+    )
+    async def list_items(
+        request: Request,
+        database: DatabaseDep,
+        query: Annotated[list_query, Query()],  # type: ignore[valid-type]
+    ) -> Response:
+        sort = parse_sort(collection, query.sort)
+        fields = parse_fields(collection.public, query.fields)
+        with database.session() as session:
+            items, total = list_page(
+                session,
+                collection,
+                filters=query.filter_values(),
+                sort=sort,
                 limit=query.limit,
                 offset=query.offset,
-                fields=fields,
             )
+        return page_response(
+            request,
+            collection.public,
+            items,
+            total=total,
+            limit=query.limit,
+            offset=query.offset,
+            fields=fields,
+            format_=query.format,
+        )
+
+
+def _add_singleton_route(router: APIRouter, collection: Collection) -> None:
+    model = collection.detail or collection.public
+
+    @router.get(
+        "",
+        response_model=model,
+        summary=f"Get the {collection.singular}",
+        description=collection.description,
+        operation_id=f"get_{_identifier(collection.singular)}",
+        responses=documented(404),
+    )
+    async def get_the_item(
+        database: DatabaseDep, query: Annotated[FieldsQuery, Query()]
+    ) -> Response:
+        fields = parse_fields(model, query.fields)
+        with database.session() as session:
+            items, _ = list_page(session, collection, filters={}, limit=1)
+        if not items:
+            raise not_found(collection.singular)
+        return json_response(model.model_validate(items[0]), include=fields)
+
+
+def _add_detail_route(router: APIRouter, collection: Collection) -> None:
+    model = collection.detail or collection.public
+    suffix = "_by_id" if collection.singleton else ""
 
     @router.get(
         f"/{{{collection.path_param}}}",
-        response_model=detail_model,
-        summary=f"Get one of {collection.name}",
-        operation_id=f"get_{_operation(collection)}",
-        responses=documented(400, 404),
+        response_model=model,
+        summary=f"Get a {collection.singular} by {collection.path_param}",
+        operation_id=f"get_{_identifier(collection.singular)}{suffix}",
+        responses=documented(404),
     )
     async def get_item(
         database: DatabaseDep,
         key: Annotated[str, Path(alias=collection.path_param, max_length=200)],
         query: Annotated[FieldsQuery, Query()],
     ) -> Response:
-        fields = parse_fields(detail_model, query.fields)
+        fields = parse_fields(model, query.fields)
         with database.session() as session:
             entity = get_detail(session, collection, key)
         if entity is None:
-            raise not_found(f"{collection.name} entry {key!r}")
-        return json_response(detail_model.model_validate(entity), include=fields)
+            raise not_found(f"{collection.singular} {key!r}")
+        return json_response(model.model_validate(entity), include=fields)
 
+
+def collection_router(collection: Collection) -> APIRouter:
+    """`GET /<collection>` (a list, or a singleton's one entity) and `GET /<collection>/{id}`."""
+    router = APIRouter(prefix=f"/{collection.name}", tags=[collection.name])
+    if collection.singleton:
+        _add_singleton_route(router, collection)
+    else:
+        _add_list_route(router, collection)
+    _add_detail_route(router, collection)
     return router

@@ -29,7 +29,7 @@ async def healthz(_: Annotated[NoQuery, Query()]) -> Health:
     response_model=Health,
     summary="Readiness: database reachable, migrated and seeded",
     operation_id="readyz",
-    responses={503: {"model": Health, "description": "Not ready"}},
+    responses={503: {"model": Health, "description": "Not ready; `checks` says what is missing"}},
 )
 async def readyz(
     request: Request, database: DatabaseDep, _: Annotated[NoQuery, Query()]

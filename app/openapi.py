@@ -1,0 +1,106 @@
+"""The OpenAPI document, completed: examples drawn from the served data, and every error
+documented as problem+json (FastAPI's default 422 for query validation is replaced by the 400
+this API answers)."""
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic_core import to_jsonable_python
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.collections import COLLECTIONS
+from app.config import API_PREFIX
+from app.db import Database
+from app.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
+from app.queries import export, get_detail, list_page
+from app.search import match_expression, search
+from app.timeline import timeline
+
+
+def _examples(database: Database) -> dict[str, Any]:
+    """Per path, an example 200 body: the first page (of one) and the first entity's detail."""
+    examples: dict[str, Any] = {}
+    with database.session() as session:
+        for collection in COLLECTIONS:
+            items, total = list_page(session, collection, filters={}, limit=1)
+            if not items:
+                continue
+            detail_model = collection.detail or collection.public
+            detail = get_detail(session, collection, items[0]["id"])
+            base = f"{API_PREFIX}/{collection.name}"
+            example_item = detail_model.model_validate(detail).model_dump(mode="json")
+            examples[f"{base}/{{{collection.path_param}}}"] = example_item
+            if collection.singleton:
+                examples[base] = example_item
+            else:
+                item = collection.public.model_validate(items[0]).model_dump(mode="json")
+                examples[base] = {"items": [item], "total": total, "limit": 1, "offset": 0}
+    return examples
+
+
+def _dataset_examples(database: Database) -> dict[str, Any]:
+    with database.session() as session:
+        events = timeline(session)
+        hits, total = search(session, match_expression("Astana") or "", limit=1, offset=0)
+        document = export(session)
+    page = {"total": len(events), "limit": 1, "offset": 0}
+    return {
+        f"{API_PREFIX}/timeline": {"items": [e.model_dump() for e in events[:1]], **page},
+        f"{API_PREFIX}/search": {"items": hits, "total": total, "limit": 1, "offset": 0},
+        f"{API_PREFIX}/export": to_jsonable_python(document),
+    }
+
+
+PROBLEM_SCHEMA = {"$ref": "#/components/schemas/ProblemDetails"}
+# What any operation may answer, whatever its own parameters: a repeated or unknown query
+# parameter (400) and a query string over the limit (414).
+COMMON_ERRORS = {
+    "400": "Invalid query parameter: unknown, repeated or malformed",
+    "414": "Query string too long",
+}
+
+
+def _complete_responses(path: str, method: str, operation: dict[str, Any]) -> None:
+    responses = operation["responses"]
+    if "requestBody" not in operation:
+        responses.pop("422", None)  # this API answers 400 for query parameters
+    for status, description in COMMON_ERRORS.items():
+        responses.setdefault(status, {"description": description})
+    if method == "get" and path.startswith(API_PREFIX):
+        responses.setdefault("304", {"description": "Not Modified: the ETag still matches"})
+    for status, response in responses.items():
+        if status[0] in "45" and status != "503":
+            response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}}
+
+
+def install(app: FastAPI, database: Database) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        try:
+            examples = _examples(database) | _dataset_examples(database)
+        except SQLAlchemyError:
+            examples = {}  # no data to draw from yet: a document without examples
+        schema["components"]["schemas"]["ProblemDetails"] = ProblemDetails.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        for path, operations in schema["paths"].items():
+            for method, operation in operations.items():
+                _complete_responses(path, method, operation)
+                if method == "get" and path in examples:
+                    ok = operation["responses"]["200"]["content"]["application/json"]
+                    ok["example"] = examples[path]
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
