@@ -2,12 +2,15 @@
 
 The ETag is derived from the dataset version and the request (path, query, the representation
 asked for), so it is known before the route runs: a matching `If-None-Match` is answered at
-once. The version lives in memory (`DatasetVersion`), read from the database once and moved on
-by every write this process makes.
+once. The version lives in memory (`DatasetVersion`): a write by this process moves it at once,
+and it is read again from the database at most once a second, so that a change made by another
+process (the seed loader, another worker) is seen within that second.
 """
 
 import hashlib
 import logging
+import math
+import time
 
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import MutableHeaders
@@ -29,22 +32,29 @@ log = logging.getLogger("app.caching")
 class DatasetVersion:
     """The version of the data this process serves, without a query per request."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, refresh_seconds: float = 1.0) -> None:
         self._database = database
+        self._refresh_seconds = refresh_seconds
         self._value: int | None = None
+        self._read_at = -math.inf
 
     def current(self) -> int | None:
-        """The version, read from the database on first use; None if it cannot be read."""
-        if self._value is None:
+        """The version; None while the database cannot be read or holds no data."""
+        now = time.monotonic()
+        if now - self._read_at >= self._refresh_seconds:
+            self._read_at = now
             try:
                 with self._database.session() as session:
                     self._value = dataset_version(session)
             except SQLAlchemyError:
                 log.warning("dataset version unavailable: the database cannot be read")
+                self._value = None
         return self._value
 
     def moved_to(self, version: int) -> None:
+        """Record a write this process made: its answers change at once."""
         self._value = version
+        self._read_at = time.monotonic()
 
 
 def entity_tag(scope: Scope, version: int) -> str:

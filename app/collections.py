@@ -182,6 +182,7 @@ class Collection:
 
 
 SUMMIT_PARTICIPANTS = LinkedList("participants", m.SummitParticipant, "summit_id", "country_id")
+SUMMIT_ATTENDEES = LinkedList("attendees", m.SummitAttendee, "summit_id", "person_id")
 AGREEMENT_SIGNATORIES = LinkedList(
     "signatories", m.AgreementSignatory, "agreement_id", "country_id"
 )
@@ -270,7 +271,7 @@ COLLECTIONS: tuple[Collection, ...] = (
             "year": _year_of(m.Summit.start_date),
             "host": lambda code: m.Summit.host_country.in_(country_ids(code)),
         },
-        lists=(SUMMIT_PARTICIPANTS,),
+        lists=(SUMMIT_PARTICIPANTS, SUMMIT_ATTENDEES),
         detail=m.SummitDetail,
         embeds=tuple(
             Embed(name.replace("-", "_"), name, _of_summit(table))

@@ -17,6 +17,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./data/summit.db"
     # How long a SQLite connection waits for a writer's lock before failing.
     sqlite_busy_timeout_ms: int = 5000
+    # How often each process re-reads the dataset version, to see other processes' writes.
+    dataset_version_refresh_seconds: float = 1.0
     # Origins whose pages may read the API from a browser (CORS); "*" is any. Comma-separated
     # in the environment: CORS_ORIGINS=https://a.example,https://b.example
     cors_origins: Annotated[list[str], NoDecode] = ["*"]

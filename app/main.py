@@ -67,7 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=OPENAPI_TAGS,
     )
     app.state.database = database
-    app.state.dataset_version = DatasetVersion(database)
+    app.state.dataset_version = DatasetVersion(
+        database, refresh_seconds=settings.dataset_version_refresh_seconds
+    )
     app.state.schema_head = schema_head()
     problems.install(app)
     middleware.install(app, settings)

@@ -214,10 +214,20 @@ class SummitParticipant(SQLModel, table=True):
     country_id: str = Field(foreign_key="country.id", primary_key=True, index=True)
 
 
+class SummitAttendee(SQLModel, table=True):
+    """A person the sources say attended a summit."""
+
+    __tablename__ = "summit_attendee"
+
+    summit_id: str = Field(foreign_key="summit.id", primary_key=True, ondelete="CASCADE")
+    person_id: str = Field(foreign_key="person.id", primary_key=True, index=True)
+
+
 class SummitIn(CitedIn, SummitBase):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     participants: list[Alpha3]
+    attendees: list[Slug] = []
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> "SummitIn":
@@ -227,7 +237,8 @@ class SummitIn(CitedIn, SummitBase):
 
 
 class SummitPublic(Cited, SummitBase):
-    participants: list[str]
+    participants: list[str] = Field(description="Participating countries, alpha-3.")
+    attendees: list[str] = Field(description="People the sources say attended, by id.")
 
 
 # --- the mechanism -------------------------------------------------------------------------------

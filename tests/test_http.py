@@ -1,0 +1,183 @@
+"""The service as an HTTP citizen: caching, compression, CORS, request ids, logs, security
+headers, HEAD, and bad input answered as problems."""
+
+import json
+import logging
+
+import httpx
+import pytest
+from sqlalchemy import event
+
+from app.config import Settings
+from app.main import create_app
+from seed.loader import DEFAULT_FILE, load, parse
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_strong_etag_and_304_without_a_database_query(app, client):
+    first = await client.get("/api/v1/countries")
+    etag = first.headers["etag"]
+    assert etag.startswith('"v1-') and not etag.startswith("W/")
+    assert first.headers["x-dataset-version"] == "1"
+    assert first.headers["cache-control"] == "public, max-age=60"
+
+    statements: list[str] = []
+    event.listen(
+        app.state.database.engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, *_: statements.append(statement),
+    )
+    again = await client.get("/api/v1/countries", headers={"If-None-Match": etag})
+    assert (again.status_code, again.content) == (304, b"")
+    assert again.headers["etag"] == etag
+    assert statements == []
+
+    weak = await client.get("/api/v1/countries", headers={"If-None-Match": f'"x", W/{etag}'})
+    assert weak.status_code == 304
+    other = await client.get("/api/v1/countries?limit=2", headers={"If-None-Match": etag})
+    assert other.status_code == 200 and other.headers["etag"] != etag
+
+
+async def test_etag_moves_when_the_data_changes(database_url, engine, tmp_path):
+    app = create_app(Settings(database_url=database_url, dataset_version_refresh_seconds=0))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        before = await client.get("/api/v1/countries/CHN")
+        data = json.loads(DEFAULT_FILE.read_text(encoding="utf-8"))
+        data["countries"][0]["capital"] = "Peking"
+        (tmp_path / "source-document.txt").write_bytes(
+            DEFAULT_FILE.with_name("source-document.txt").read_bytes()
+        )
+        path = tmp_path / "data.json"
+        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        assert load(engine, parse(path)).version == 2
+
+        after = await client.get(
+            "/api/v1/countries/CHN", headers={"If-None-Match": before.headers["etag"]}
+        )
+    assert after.status_code == 200
+    assert after.json()["capital"] == "Peking"
+    assert after.headers["x-dataset-version"] == "2"
+    assert after.headers["etag"] != before.headers["etag"]
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "cache_control"),
+    [
+        ("/api/v1/summits/9", {}, "no-store"),
+        ("/healthz", {}, "no-store"),
+        ("/api/v1/countries", {"Authorization": "Bearer something"}, "no-store"),
+        ("/openapi.json", {}, "public, max-age=300"),
+    ],
+)
+async def test_cache_control_on_every_response(client, path, headers, cache_control):
+    response = await client.get(path, headers=headers)
+    assert response.headers["cache-control"] == cache_control
+    if cache_control == "no-store":
+        assert "etag" not in response.headers
+
+
+async def test_vary_names_what_changes_the_representation(client):
+    response = await client.get("/api/v1/countries")
+    varies = {v.strip() for v in response.headers["vary"].split(",")}
+    assert {"Accept", "Accept-Encoding"} <= varies
+
+
+async def test_gzip_over_a_kilobyte_only(client):
+    big = await client.get("/api/v1/countries", headers={"Accept-Encoding": "gzip"})
+    assert big.headers["content-encoding"] == "gzip"
+    assert int(big.headers["content-length"]) < 1024 < len(big.content)  # sent compressed
+    small = await client.get("/healthz", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in small.headers
+    plain = await client.get("/api/v1/countries", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.json() == big.json()
+
+
+async def test_cors_lets_any_origin_read_without_credentials(client):
+    response = await client.get("/api/v1/countries", headers={"Origin": "https://a.example"})
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in response.headers
+    assert "ETag" in response.headers["access-control-expose-headers"]
+    preflight = await client.options(
+        "/api/v1/countries",
+        headers={"Origin": "https://a.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert preflight.status_code == 200
+    assert "GET" in preflight.headers["access-control-allow-methods"]
+
+
+async def test_cors_origins_are_configurable(database_url):
+    app = create_app(Settings(database_url=database_url, cors_origins="https://ok.example"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        allowed = await client.get("/healthz", headers={"Origin": "https://ok.example"})
+        refused = await client.get("/healthz", headers={"Origin": "https://evil.example"})
+    assert allowed.headers["access-control-allow-origin"] == "https://ok.example"
+    assert "access-control-allow-origin" not in refused.headers
+
+
+async def test_request_id_is_kept_when_sane_and_made_otherwise(client):
+    kept = await client.get("/healthz", headers={"X-Request-ID": "trace-42.a:b"})
+    assert kept.headers["x-request-id"] == "trace-42.a:b"
+    for offered in ("has spaces", "x" * 200, "<script>"):
+        made = await client.get("/healthz", headers={"X-Request-ID": offered})
+        assert made.headers["x-request-id"] != offered
+        assert len(made.headers["x-request-id"]) == 32
+    missing = await client.get("/api/v1/nowhere")
+    assert len(missing.headers["x-request-id"]) == 32
+
+
+async def test_access_log_is_one_json_line_per_request(client):
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler = Collect()
+    logging.getLogger("app.access").addHandler(handler)
+    try:
+        await client.get("/api/v1/summits/2", headers={"X-Request-ID": "log-test"})
+        await client.get("/api/v1/summits/9")
+    finally:
+        logging.getLogger("app.access").removeHandler(handler)
+    entries = [json.loads(line) for line in lines]
+    assert len(entries) == 2
+    first = entries[0]
+    assert (first["request_id"], first["method"], first["path"], first["status"]) == (
+        "log-test",
+        "GET",
+        "/api/v1/summits/2",
+        200,
+    )
+    assert entries[1]["status"] == 404
+    assert all(isinstance(e["duration_ms"], float) for e in entries)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/countries", "/api/v1/nowhere", "/healthz"])
+async def test_security_headers_on_every_response(client, path):
+    response = await client.get(path)
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+async def test_docs_pages_load_nothing_from_elsewhere(client):
+    for page in ("/docs", "/redoc"):
+        html = (await client.get(page)).text
+        assert "https://" not in html and "http://" not in html, page
+        assert "/static-offline-docs/" in html
+    script = await client.get("/static-offline-docs/swagger-ui-bundle.js")
+    assert script.status_code == 200 and len(script.content) > 100_000
+
+
+async def test_head_answers_like_get_without_a_body(client):
+    get = await client.get("/api/v1/summits/2")
+    head = await client.head("/api/v1/summits/2")
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == get.headers["content-length"]
+    assert head.headers["etag"] == get.headers["etag"]
+    assert (await client.head("/api/v1/summits/9")).status_code == 404
