@@ -25,7 +25,7 @@ seed: migrate
 	$(BIN)/python -m seed
 
 run: seed
-	$(BIN)/uvicorn --factory app.main:create_app --host 127.0.0.1 --port $(PORT)
+	$(BIN)/uvicorn --factory app.main:create_app --host 127.0.0.1 --port $(PORT) --no-access-log
 
 lint: install
 	$(BIN)/ruff check .

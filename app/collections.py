@@ -7,7 +7,7 @@ what this module declares.
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Annotated, Any, Literal
@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationInfo,
+    create_model,
     field_validator,
 )
 from sqlalchemy import ColumnElement, Select, or_, select
@@ -70,6 +71,39 @@ class ListQuery(PageQuery, FieldsQuery):
         """The filters the client set, by name."""
         base = ListQuery.model_fields
         return {name: value for name, value in self if name not in base and value is not None}
+
+
+def names_pattern(names: Iterable[str], *, signed: bool = False) -> str:
+    """The regular expression of a comma-separated list of `names` (each maybe `-`-prefixed)."""
+    one = ("-?" if signed else "") + "(?:" + "|".join(sorted(names, key=len, reverse=True)) + ")"
+    return f"^{one}(?:,{one})*$"
+
+
+def documented_query(
+    base: type[NoQuery], *, fields_of: type[BaseModel], sortable: Sequence[str] = ()
+) -> type[NoQuery]:
+    """`base` with its `fields` and `sort` documented by the names they accept, so that the
+    OpenAPI document (and code generated from it) knows them. The routes check the names."""
+    overrides: dict[str, Any] = {}
+    if "fields" in base.model_fields:
+        pattern = names_pattern(fields_of.model_fields)
+        field = Field(
+            None,
+            description=base.model_fields["fields"].description,
+            json_schema_extra={"pattern": pattern},
+        )
+        overrides["fields"] = (str | None, field)
+    if "sort" in base.model_fields:
+        pattern = names_pattern(sortable, signed=True)
+        field = Field(
+            None,
+            description=base.model_fields["sort"].description,
+            json_schema_extra={"pattern": pattern},
+        )
+        overrides["sort"] = (str | None, field)
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"{base.__name__}For{fields_of.__name__}", __base__=base, **overrides
+    )
 
 
 class CountryQuery(ListQuery):

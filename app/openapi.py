@@ -31,6 +31,9 @@ def _examples(database: Database) -> dict[str, Any]:
             base = f"{API_PREFIX}/{collection.name}"
             example_item = detail_model.model_validate(detail).model_dump(mode="json")
             examples[f"{base}/{{{collection.path_param}}}"] = example_item
+            examples[f"{base}/{{{collection.path_param}}}", "key"] = str(
+                items[0][collection.url_key]
+            )
             if collection.singleton:
                 examples[base] = example_item
             else:
@@ -61,8 +64,14 @@ COMMON_ERRORS = {
 }
 
 
+CSV_CONTENT = {"schema": {"type": "string", "description": "A header row, then a row per item."}}
+
+
 def _complete_responses(path: str, method: str, operation: dict[str, Any]) -> None:
     responses = operation["responses"]
+    parameters = {p["name"]: p for p in operation.get("parameters", [])}
+    if "format" in parameters:
+        responses["200"]["content"]["text/csv"] = CSV_CONTENT
     if "requestBody" not in operation:
         responses.pop("422", None)  # this API answers 400 for query parameters
     for status, description in COMMON_ERRORS.items():
@@ -72,6 +81,30 @@ def _complete_responses(path: str, method: str, operation: dict[str, Any]) -> No
     for status, response in responses.items():
         if status[0] in "45" and status != "503":
             response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}}
+
+
+SPARSE_NOTE = "With `fields`, only the fields asked for are present."
+
+
+def _allow_sparse_fieldsets(schema: dict[str, Any]) -> None:
+    """Fields of what an operation with `fields` answers are present only when asked for, so
+    their schemas cannot require them."""
+    components = schema["components"]["schemas"]
+
+    def component(ref: str) -> dict[str, Any]:
+        return components[ref.rsplit("/", 1)[1]]
+
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            if not any(p["name"] == "fields" for p in operation.get("parameters", [])):
+                continue
+            body = component(
+                operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+            )
+            item = body["properties"]["items"]["items"] if "items" in body["properties"] else None
+            for target in (component(item["$ref"]) if item else body,):
+                target.pop("required", None)
+                target["description"] = f"{target.get('description', '')} {SPARSE_NOTE}".strip()
 
 
 def install(app: FastAPI, database: Database) -> None:
@@ -98,6 +131,10 @@ def install(app: FastAPI, database: Database) -> None:
                 if method == "get" and path in examples:
                     ok = operation["responses"]["200"]["content"]["application/json"]
                     ok["example"] = examples[path]
+                for parameter in operation.get("parameters", []):
+                    if parameter["in"] == "path" and (path, "key") in examples:
+                        parameter["example"] = examples[path, "key"]
+        _allow_sparse_fieldsets(schema)
         for unused in ("HTTPValidationError", "ValidationError"):
             schema.get("components", {}).get("schemas", {}).pop(unused, None)
         app.openapi_schema = schema

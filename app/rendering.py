@@ -28,24 +28,24 @@ class Page(BaseModel, Generic[ItemT]):
 
 def parse_sort(collection: Collection, sort: str | None) -> list[SortKey]:
     """`-year,id` as [("year", True), ("id", False)]; an unknown field is a 400."""
-    if not sort:
+    if sort is None:
         return []
     keys = []
     for part in sort.split(","):
-        name = part.strip().removeprefix("-")
+        name = part.removeprefix("-")
         if name not in collection.sortable:
             raise bad_parameter(
                 "sort", f"cannot sort by {name!r}; sortable: {', '.join(collection.sortable)}"
             )
-        keys.append((name, part.strip().startswith("-")))
+        keys.append((name, part.startswith("-")))
     return keys
 
 
 def parse_fields(model: type[BaseModel], fields: str | None) -> set[str] | None:
     """The set of fields to return, or None for all; an unknown field is a 400."""
-    if not fields:
+    if fields is None:
         return None
-    names = {name.strip() for name in fields.split(",")}
+    names = set(fields.split(","))
     unknown = sorted(names - set(model.model_fields))
     if unknown:
         raise bad_parameter(

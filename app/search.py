@@ -14,6 +14,9 @@ from app.collections import COLLECTIONS, Collection
 from app.queries import Entity, all_entities
 
 HIGHLIGHT = ("<mark>", "</mark>")
+# A word is a run of letters and digits, as FTS5's unicode61 tokenizer splits text.
+WORD = r"[^\W_]+"
+WORD_CHARACTER = r"[^\W_]"
 
 
 def _body(entity: Entity) -> str:
@@ -67,7 +70,7 @@ def match_expression(query: str) -> str | None:
     Each word is quoted, so FTS5's operators in user input are only words. None when the query
     holds no word at all.
     """
-    words = re.findall(r"\w+", query)
+    words = re.findall(WORD, query)
     return " ".join(f'"{word}"*' for word in words) or None
 
 

@@ -33,3 +33,16 @@ async def test_examples_are_the_served_data(client):
     assert example == (await client.get("/api/v1/summits/1")).json()
     assert "ProblemDetails" in document["components"]["schemas"]
     assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+async def test_csv_and_sparse_fieldsets_are_documented(client):
+    document = (await client.get("/openapi.json")).json()
+    listing = document["paths"]["/api/v1/countries"]["get"]
+    assert "text/csv" in listing["responses"]["200"]["content"]
+    parameters = {p["name"]: p for p in listing["parameters"]}
+    assert parameters["sort"]["schema"]["pattern"].startswith("^-?(?:")
+    assert "iso_numeric" in parameters["fields"]["schema"]["pattern"]
+    # With `fields` any field may be absent, so the item schema requires none.
+    assert "required" not in document["components"]["schemas"]["CountryPublic"]
+    detail = document["paths"]["/api/v1/countries/{code}"]["get"]
+    assert detail["parameters"][0]["example"] == "CHN"

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.collections import Collection, FieldsQuery
+from app.collections import Collection, FieldsQuery, documented_query
 from app.deps import DatabaseDep
 from app.problems import documented, not_found
 from app.queries import get_detail, list_page
@@ -16,7 +16,9 @@ def _identifier(name: str) -> str:
 
 
 def _add_list_route(router: APIRouter, collection: Collection) -> None:
-    list_query = collection.query
+    list_query = documented_query(
+        collection.query, fields_of=collection.public, sortable=collection.sortable
+    )
 
     @router.get(
         "",
@@ -55,6 +57,7 @@ def _add_list_route(router: APIRouter, collection: Collection) -> None:
 
 def _add_singleton_route(router: APIRouter, collection: Collection) -> None:
     model = collection.detail or collection.public
+    item_query = documented_query(FieldsQuery, fields_of=model)
 
     @router.get(
         "",
@@ -65,7 +68,8 @@ def _add_singleton_route(router: APIRouter, collection: Collection) -> None:
         responses=documented(404),
     )
     async def get_the_item(
-        database: DatabaseDep, query: Annotated[FieldsQuery, Query()]
+        database: DatabaseDep,
+        query: Annotated[item_query, Query()],  # type: ignore[valid-type]
     ) -> Response:
         fields = parse_fields(model, query.fields)
         with database.session() as session:
@@ -77,6 +81,7 @@ def _add_singleton_route(router: APIRouter, collection: Collection) -> None:
 
 def _add_detail_route(router: APIRouter, collection: Collection) -> None:
     model = collection.detail or collection.public
+    item_query = documented_query(FieldsQuery, fields_of=model)
     suffix = "_by_id" if collection.singleton else ""
 
     @router.get(
@@ -89,7 +94,7 @@ def _add_detail_route(router: APIRouter, collection: Collection) -> None:
     async def get_item(
         database: DatabaseDep,
         key: Annotated[str, Path(alias=collection.path_param, max_length=200)],
-        query: Annotated[FieldsQuery, Query()],
+        query: Annotated[item_query, Query()],  # type: ignore[valid-type],
     ) -> Response:
         fields = parse_fields(model, query.fields)
         with database.session() as session:

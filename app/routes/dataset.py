@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, create_model
 
 from app import search, timeline
-from app.collections import COLLECTIONS, FieldsQuery, NoQuery, PageQuery
+from app.collections import COLLECTIONS, FieldsQuery, NoQuery, PageQuery, documented_query
 from app.deps import DatabaseDep
 from app.problems import bad_parameter
 from app.queries import export
@@ -15,14 +15,19 @@ from app.rendering import Page, json_response, page_response, parse_fields
 router = APIRouter()
 
 
-class TimelineQuery(PageQuery, FieldsQuery):
+class _TimelineQuery(PageQuery, FieldsQuery):
     type: Literal[tuple(timeline.KIND_ORDER)] | None = Field(  # type: ignore[valid-type]
         None, description="Only events about this collection."
     )
 
 
-class SearchQuery(PageQuery, FieldsQuery):
-    q: str = Field(min_length=1, max_length=200, description="Words to find; all must match.")
+class _SearchQuery(PageQuery, FieldsQuery):
+    q: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=search.WORD_CHARACTER,
+        description="Words to find; every word must match, each as a prefix.",
+    )
 
 
 class SearchHit(BaseModel):
@@ -33,6 +38,10 @@ class SearchHit(BaseModel):
     url: str
 
 
+TimelineQuery = documented_query(_TimelineQuery, fields_of=timeline.TimelineEvent)
+SearchQuery = documented_query(_SearchQuery, fields_of=SearchHit)
+
+
 @router.get(
     "/timeline",
     response_model=Page[timeline.TimelineEvent],
@@ -41,7 +50,9 @@ class SearchHit(BaseModel):
     operation_id="get_timeline",
 )
 async def get_timeline(
-    request: Request, database: DatabaseDep, query: Annotated[TimelineQuery, Query()]
+    request: Request,
+    database: DatabaseDep,
+    query: Annotated[TimelineQuery, Query()],  # type: ignore[valid-type]
 ) -> Response:
     fields = parse_fields(timeline.TimelineEvent, query.fields)
     with database.session() as session:
@@ -66,7 +77,9 @@ async def get_timeline(
     operation_id="search",
 )
 async def search_dataset(
-    request: Request, database: DatabaseDep, query: Annotated[SearchQuery, Query()]
+    request: Request,
+    database: DatabaseDep,
+    query: Annotated[SearchQuery, Query()],  # type: ignore[valid-type]
 ) -> Response:
     fields = parse_fields(SearchHit, query.fields)
     expression = search.match_expression(query.q)

@@ -1,0 +1,51 @@
+"""Schemathesis fuzzes the real server from its own /openapi.json: no server error, no response
+that breaks its declared schema, status code or content type."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.server import running_server
+
+SCHEMATHESIS = Path(sys.executable).with_name("st")
+
+# positive_data_acceptance is left out for one reason: `year_to` before `year_from` is refused
+# with 400, a rule across two parameters that JSON Schema cannot state.
+EXCLUDED_CHECKS = "positive_data_acceptance"
+
+
+@pytest.mark.skipif(not SCHEMATHESIS.exists(), reason="schemathesis is not installed")
+def test_schemathesis_finds_nothing(tmp_path, template_database):
+    database = tmp_path / "summit.db"
+    shutil.copyfile(template_database, database)
+    with running_server(f"sqlite:///{database}") as base_url:
+        run = subprocess.run(
+            [
+                str(SCHEMATHESIS),
+                "run",
+                f"{base_url}/openapi.json",
+                "--checks",
+                "all",
+                "--exclude-checks",
+                EXCLUDED_CHECKS,
+                "--max-examples",
+                "50",
+                "--max-time",
+                "120",
+                "--seed",
+                "20261127",
+                "--workers",
+                "2",
+                "--generation-database",
+                "none",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
+    assert "27/27" in run.stdout  # every operation was selected and tested
