@@ -3,10 +3,11 @@
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 API_PREFIX = "/api/v1"
+MIN_SECRET_LENGTH = 16
 
 
 class Settings(BaseSettings):
@@ -17,6 +18,11 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./data/summit.db"
     # How long a SQLite connection waits for a writer's lock before failing.
     sqlite_busy_timeout_ms: int = 5000
+    # API keys for writes, `name:secret` pairs separated by commas; the name is what the audit
+    # trail records. Empty: every write answers 401.
+    summit_api_keys: SecretStr = SecretStr("")
+    # The largest request body a write may send, in bytes.
+    max_body_bytes: int = 1024 * 1024
     # How often each process re-reads the dataset version, to see other processes' writes.
     dataset_version_refresh_seconds: float = 1.0
     # Origins whose pages may read the API from a browser (CORS); "*" is any. Comma-separated
@@ -29,6 +35,21 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    def api_keys(self) -> dict[str, str]:
+        """The configured keys as {name: secret}; a malformed entry is refused by name only."""
+        keys: dict[str, str] = {}
+        for position, pair in enumerate(self.summit_api_keys.get_secret_value().split(","), 1):
+            if not pair.strip():
+                continue
+            name, separator, secret = pair.strip().partition(":")
+            if not separator or not name or len(secret) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"SUMMIT_API_KEYS entry {position} must be name:secret with a secret of at"
+                    f" least {MIN_SECRET_LENGTH} characters"
+                )
+            keys[name] = secret
+        return keys
 
 
 @lru_cache

@@ -11,6 +11,8 @@ from contextlib import AbstractContextManager, contextmanager
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
+SQLITE_BEGIN = "sqlite_begin"
+
 
 def make_engine(database_url: str, *, busy_timeout_ms: int = 5000) -> Engine:
     """An engine for `database_url`; SQLite gets foreign keys, WAL and a busy timeout."""
@@ -20,19 +22,31 @@ def make_engine(database_url: str, *, busy_timeout_ms: int = 5000) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # The driver's own transaction handling would begin only before a write, so that the
+        # reads of one request could see two states of the data. SQLAlchemy begins instead.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cursor.close()
 
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        # A read sees one snapshot; a write takes the write lock at once (IMMEDIATE), so that
+        # two writers queue on busy_timeout rather than fail on upgrading a read lock.
+        mode = connection.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
     return engine
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
+def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
+    """One transaction: committed on success, rolled back on any error. `write` takes the
+    database's write lock at the start (SQLite), so that concurrent writers queue."""
+    bind = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"}) if write else engine
+    with Session(bind, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
@@ -47,5 +61,5 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def session(self) -> AbstractContextManager[Session]:
-        return session_scope(self.engine)
+    def session(self, *, write: bool = False) -> AbstractContextManager[Session]:
+        return session_scope(self.engine, write=write)

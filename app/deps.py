@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.db import Database
 from app.problems import Problem, bad_parameter
@@ -30,3 +31,22 @@ async def check_query_string(request: Request) -> None:
         if name in seen:
             raise bad_parameter(name, "given more than once")
         seen.add(name)
+
+
+# Declared so that the OpenAPI document shows which operations need a key; the key itself is
+# checked by `app.auth.WriteGateMiddleware` before the body is read.
+bearer_scheme = HTTPBearer(auto_error=False, description="An API key from SUMMIT_API_KEYS.")
+
+
+async def current_key_name(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> str:
+    """The name of the API key the request was admitted with."""
+    name: str | None = getattr(request.state, "api_key_name", None)
+    if name is None:  # only if the gate was not installed: refuse rather than guess
+        raise Problem(401, "An API key is required.", headers={"WWW-Authenticate": "Bearer"})
+    return name
+
+
+KeyNameDep = Annotated[str, Depends(current_key_name)]

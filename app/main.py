@@ -15,8 +15,9 @@ from app.collections import COLLECTIONS
 from app.config import API_PREFIX, Settings, get_settings
 from app.db import Database, make_engine
 from app.deps import check_query_string
-from app.routes import dataset, health
+from app.routes import changes, dataset, health
 from app.routes.collections import collection_router
+from app.routes.writes import write_router
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,7 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     for collection in COLLECTIONS:
         api.include_router(collection_router(collection))
+        api.include_router(write_router(collection))
     api.include_router(dataset.router)
+    api.include_router(changes.router)
     app.include_router(api)
     app.include_router(health.router)
     return app

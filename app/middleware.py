@@ -19,6 +19,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import Message, Receive, Scope, Send
 
 from app.asgi import HTTPMiddleware, header
+from app.auth import WriteGateMiddleware
 from app.caching import ConditionalGetMiddleware
 from app.config import Settings
 
@@ -27,6 +28,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 access_log = logging.getLogger("app.access")
+log = logging.getLogger("app")
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -110,15 +112,21 @@ class HeadAsGetMiddleware(HTTPMiddleware):
         await self.app({**scope, "method": "GET"}, receive, send_without_body)
 
 
-def configure_access_log() -> None:
-    """Access lines go to stdout as they are: each is already one JSON object."""
-    if access_log.handlers:
-        return
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access_log.addHandler(handler)
-    access_log.setLevel(logging.INFO)
-    access_log.propagate = False
+def configure_logging() -> None:
+    """Access lines go to stdout as they are (each is one JSON object); the service's own
+    messages to stderr."""
+    if not access_log.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access_log.addHandler(handler)
+        access_log.setLevel(logging.INFO)
+        access_log.propagate = False
+    service_log = logging.getLogger("app")
+    if not service_log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        service_log.addHandler(handler)
+        service_log.setLevel(logging.INFO)
 
 
 EXPOSED_HEADERS = ["ETag", "Link", "X-Request-ID", "X-Dataset-Version", "Location"]
@@ -126,8 +134,12 @@ EXPOSED_HEADERS = ["ETag", "Link", "X-Request-ID", "X-Dataset-Version", "Locatio
 
 def install(app: Any, settings: Settings) -> None:
     """Add the middleware stack to `app`; the last added runs first."""
-    configure_access_log()
+    configure_logging()
+    keys = settings.api_keys()
+    if not keys:
+        log.warning("writes are disabled: SUMMIT_API_KEYS is empty, every write answers 401")
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(WriteGateMiddleware, keys=keys, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(ConditionalGetMiddleware)
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(

@@ -10,7 +10,8 @@ table, keyed by collection name and entity id.
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+import pycountry
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator, model_validator
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, MetaData, UniqueConstraint
 from sqlmodel import AutoString, Field, SQLModel
 
@@ -157,6 +158,17 @@ class Country(CountryBase, table=True):
 
 class CountryIn(CitedIn, CountryBase):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _is_iso_3166(self) -> "CountryIn":
+        country = pycountry.countries.get(alpha_3=self.id)
+        if country is None:
+            raise ValueError(f"{self.id!r} is not an ISO 3166-1 alpha-3 code")
+        if (self.iso2, self.iso_numeric) != (country.alpha_2, country.numeric):
+            raise ValueError(
+                f"ISO 3166-1 gives {self.id} the codes {country.alpha_2} and {country.numeric}"
+            )
+        return self
 
 
 class CountryPublic(Cited, CountryBase):
@@ -361,6 +373,13 @@ class TradeStatisticPartner(SQLModel, table=True):
 class TradeStatisticIn(CitedIn, TradeStatisticBase):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
+    @field_validator("currency")
+    @classmethod
+    def _is_iso_4217(cls, currency: str) -> str:
+        if pycountry.currencies.get(alpha_3=currency) is None:
+            raise ValueError(f"{currency!r} is not an ISO 4217 currency code")
+        return currency
+
     partners: list[Alpha3]
 
 
@@ -457,6 +476,38 @@ class SummitDetail(SummitPublic):
     priority_areas: list[PriorityAreaPublic]
     principles: list[PrinciplePublic]
     commitments: list[CommitmentPublic]
+
+
+# --- the audit trail ------------------------------------------------------------------------------
+
+
+class ChangeBase(SQLModel):
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(description="When the write was accepted (UTC).")
+    key_name: str = Field(description="The name of the API key that made the write.")
+    method: Literal["POST", "PUT", "PATCH", "DELETE"] = Field(sa_type=AutoString)
+    collection: str
+    entity_id: str = Field(index=True)
+    before: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON), description="The entity before; null if created."
+    )
+    after: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON), description="The entity after; null if deleted."
+    )
+    dataset_version: int = Field(description="The dataset version this write produced.")
+
+
+class Change(ChangeBase, table=True):
+    """Every accepted write: who, when, what, and the entity before and after."""
+
+    __tablename__ = "change"
+    __table_args__ = (
+        CheckConstraint("method IN ('POST', 'PUT', 'PATCH', 'DELETE')", name="method"),
+    )
+
+
+class ChangePublic(ChangeBase):
+    id: int
 
 
 # --- the dataset version -------------------------------------------------------------------------

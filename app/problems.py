@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.writes import WriteError
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 INVALID_QUERY = "urn:summit-api:problem:invalid-query"
 INVALID_BODY = "urn:summit-api:problem:invalid-body"
@@ -138,8 +140,20 @@ async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+WRITE_ERROR_STATUS = {"invalid": 422, "not_found": 404, "conflict": 409}
+
+
+async def _handle_write_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, WriteError)
+    errors = [InvalidParam(pointer=e.pointer, detail=e.detail) for e in exc.errors] or None
+    status = WRITE_ERROR_STATUS[exc.kind]
+    problem_type = {422: INVALID_BODY, 404: NOT_FOUND}.get(status, "about:blank")
+    return problem_response(Problem(status, exc.detail, type_=problem_type, errors=errors))
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _handle_problem)
+    app.add_exception_handler(WriteError, _handle_write_error)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
     app.add_exception_handler(Exception, _handle_unexpected)

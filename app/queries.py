@@ -119,16 +119,18 @@ def all_entities(session: Session, collection: Collection) -> list[Entity]:
     return entities
 
 
+def as_record(collection: Collection, entity: Entity) -> Entity:
+    """`entity` in the shape the seed file and the writes use (its collection's `In` model)."""
+    fields = collection.create.model_fields
+    return {name: value for name, value in entity.items() if name in fields}
+
+
 def export(session: Session) -> dict[str, list[Entity]]:
     """The whole dataset in the shape the seed loader reads."""
-    document = {}
-    for collection in COLLECTIONS:
-        fields = collection.create.model_fields
-        document[collection.name] = [
-            {name: value for name, value in entity.items() if name in fields}
-            for entity in all_entities(session, collection)
-        ]
-    return document
+    return {
+        collection.name: [as_record(collection, e) for e in all_entities(session, collection)]
+        for collection in COLLECTIONS
+    }
 
 
 def dataset_version(session: Session) -> int | None:
@@ -151,3 +153,19 @@ def readiness(session: Session, *, schema_head: str) -> dict[str, bool]:
         "migrated": migrated,
         "seeded": migrated and dataset_version(session) is not None,
     }
+
+
+def list_changes(
+    session: Session, *, collection: str | None, entity_id: str | None, limit: int, offset: int
+) -> tuple[list[m.Change], int]:
+    """The audit trail, newest first."""
+    conditions = []
+    if collection is not None:
+        conditions.append(m.Change.collection == collection)
+    if entity_id is not None:
+        conditions.append(m.Change.entity_id == entity_id)
+    total = session.exec(select(func.count()).select_from(m.Change).where(*conditions)).one()
+    rows = session.exec(
+        select(m.Change).where(*conditions).order_by(m.Change.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
+    ).all()
+    return list(rows), total

@@ -79,10 +79,12 @@ def json_response(
     *,
     include: Any = None,
     by_alias: bool = False,
+    status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
     return Response(
         content.model_dump_json(include=include, by_alias=by_alias),
+        status_code=status_code,
         media_type="application/json",
         headers=headers,
     )

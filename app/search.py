@@ -17,6 +17,10 @@ HIGHLIGHT = ("<mark>", "</mark>")
 # A word is a run of letters and digits, as FTS5's unicode61 tokenizer splits text.
 WORD = r"[^\W_]+"
 WORD_CHARACTER = r"[^\W_]"
+INSERT_DOCUMENT = text(
+    "INSERT INTO search_index (type, entity_id, url, title, body)"
+    " VALUES (:type, :entity_id, :url, :title, :body)"
+)
 
 
 def _body(entity: Entity) -> str:
@@ -54,14 +58,21 @@ def rebuild_index(session: Session) -> int:
         for entity in all_entities(session, collection)
     ]
     if documents:
-        connection.execute(
-            text(
-                "INSERT INTO search_index (type, entity_id, url, title, body) "
-                "VALUES (:type, :entity_id, :url, :title, :body)"
-            ),
-            documents,
-        )
+        connection.execute(INSERT_DOCUMENT, documents)
     return len(documents)
+
+
+def reindex_entity(
+    session: Session, collection: Collection, entity_id: str, entity: Entity | None
+) -> None:
+    """Bring one entity's document up to date: replaced, or removed when `entity` is None."""
+    connection = session.connection()
+    connection.execute(
+        text("DELETE FROM search_index WHERE type = :type AND entity_id = :entity_id"),
+        {"type": collection.name, "entity_id": entity_id},
+    )
+    if entity is not None:
+        connection.execute(INSERT_DOCUMENT, _document(collection, entity))
 
 
 def match_expression(query: str) -> str | None:

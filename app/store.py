@@ -8,14 +8,18 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from sqlmodel import Session, delete
+from pydantic_core import to_jsonable_python
+from sqlalchemy import Table
+from sqlmodel import Session, delete, select
 
 from app import models as m
-from app.collections import Collection
+from app.collections import COLLECTIONS, Collection
 from app.queries import Entity, get_entity
 
 
-class Change(StrEnum):
+class Outcome(StrEnum):
+    """What saving an entity did."""
+
     CREATED = "created"
     UPDATED = "updated"
     UNCHANGED = "unchanged"
@@ -30,7 +34,7 @@ def _is_same(current: Entity, new: Entity) -> bool:
     return all(current.get(name) == value for name, value in new.items())
 
 
-def save_entity(session: Session, collection: Collection, entity: Entity) -> Change:
+def save_entity(session: Session, collection: Collection, entity: Entity) -> Outcome:
     """Create or replace `entity` (a validated record with resolved citations), by its id.
 
     `entity` holds the table's columns, each list-valued field as a list of ids, and `sources`
@@ -38,7 +42,7 @@ def save_entity(session: Session, collection: Collection, entity: Entity) -> Cha
     """
     current = get_entity(session, collection, entity["id"])
     if current is not None and _is_same(current, entity):
-        return Change.UNCHANGED
+        return Outcome.UNCHANGED
     row = session.get(collection.table, entity["id"])
     values = _table_values(collection, entity)
     if row is None:
@@ -70,7 +74,7 @@ def save_entity(session: Session, collection: Collection, entity: Entity) -> Cha
             )
         )
     session.flush()
-    return Change.CREATED if current is None else Change.UPDATED
+    return Outcome.CREATED if current is None else Outcome.UPDATED
 
 
 def bump_version(session: Session) -> int:
@@ -85,3 +89,92 @@ def bump_version(session: Session) -> int:
         row.updated_at = now
     session.flush()
     return row.version
+
+
+def delete_entity(session: Session, collection: Collection, entity_id: str) -> None:
+    """Delete an entity with its citations; its own association rows go with it (CASCADE)."""
+    session.exec(
+        delete(m.Citation).where(
+            m.Citation.collection == collection.name, m.Citation.entity_id == entity_id
+        )
+    )
+    session.exec(delete(collection.table).where(collection.id_column == entity_id))
+    session.flush()
+
+
+def _describe_referrer(table: Table, row: Any, column: str) -> str:
+    """`agreements 'treaty-…' (signatories)`: what a row referring to an entity belongs to."""
+    if table is m.Citation.__table__:
+        return f"{row.collection} {row.entity_id!r} (cites it)"
+    for collection in COLLECTIONS:
+        if table is collection.table.__table__:  # type: ignore[attr-defined]
+            return f"{collection.name} {row.id!r} ({column})"
+        for link in collection.lists:
+            if table is link.table.__table__:  # type: ignore[attr-defined]
+                return f"{collection.name} {getattr(row, link.owner)!r} ({link.field})"
+    return f"{table.name} ({column})"
+
+
+def referrers(session: Session, collection: Collection, entity: Entity) -> list[str]:
+    """Everything that refers to `entity` and would be orphaned by deleting it.
+
+    Found from the schema's foreign keys, so a new relation is covered without code here. Rows
+    that belong to the entity itself (ON DELETE CASCADE) are not referrers.
+    """
+    target = collection.table.__table__  # type: ignore[attr-defined]
+    found = []
+    for table in m.metadata.sorted_tables:
+        for key in table.foreign_keys:
+            if key.column.table is not target or key.ondelete == "CASCADE":
+                continue
+            rows = session.connection().execute(
+                select(table).where(key.parent == entity[key.column.name])  # type: ignore[call-overload]
+            )
+            found.extend(_describe_referrer(table, row, key.parent.name) for row in rows)
+    return sorted(set(found))
+
+
+def missing_references(
+    session: Session, collection: Collection, entity: Entity
+) -> list[tuple[str, Any]]:
+    """The (field, value) pairs of `entity` that name nothing: a host country, a signatory, a
+    summit number that does not exist."""
+    checks: list[tuple[str, Any, Any]] = []  # (field, value, referred column)
+    for key in collection.table.__table__.foreign_keys:  # type: ignore[attr-defined]
+        value = entity.get(key.parent.name)
+        if value is not None:
+            checks.append((key.parent.name, value, key.column))
+    for link in collection.lists:
+        (key,) = [k for k in link.table.__table__.foreign_keys if k.parent.name == link.value]  # type: ignore[attr-defined]
+        checks.extend((link.field, value, key.column) for value in entity.get(link.field, []))
+    return [
+        (name, value)
+        for name, value, column in checks
+        if session.exec(select(column).where(column == value)).first() is None  # type: ignore[call-overload]
+    ]
+
+
+def record_change(
+    session: Session,
+    *,
+    key_name: str,
+    method: str,
+    collection: Collection,
+    entity_id: str,
+    before: Entity | None,
+    after: Entity | None,
+    version: int,
+) -> m.Change:
+    change = m.Change(
+        at=dt.datetime.now(dt.UTC),
+        key_name=key_name,
+        method=method,
+        collection=collection.name,
+        entity_id=entity_id,
+        before=None if before is None else to_jsonable_python(before),
+        after=None if after is None else to_jsonable_python(after),
+        dataset_version=version,
+    )
+    session.add(change)
+    session.flush()
+    return change

@@ -20,7 +20,7 @@ from app.citations import CitationError, resolve_all
 from app.collections import BY_NAME, COLLECTIONS
 from app.db import session_scope
 from app.queries import Entity
-from app.store import Change, bump_version, save_entity
+from app.store import Outcome, bump_version, save_entity
 
 DEFAULT_FILE = Path(__file__).with_name("data.json")
 ARTICLE_FILE = Path(__file__).with_name("source-document.txt")
@@ -93,17 +93,17 @@ def parse(path: Path) -> Dataset:
 
 @dataclass
 class LoadReport:
-    changes: dict[str, Counter[Change]] = field(default_factory=dict)
+    changes: dict[str, Counter[Outcome]] = field(default_factory=dict)
     version: int | None = None
 
     @property
     def changed(self) -> bool:
-        return any(c[Change.CREATED] or c[Change.UPDATED] for c in self.changes.values())
+        return any(c[Outcome.CREATED] or c[Outcome.UPDATED] for c in self.changes.values())
 
     def lines(self) -> list[str]:
         lines = [
-            f"{name:20} {sum(counts.values()):3} records: {counts[Change.CREATED]} created,"
-            f" {counts[Change.UPDATED]} updated, {counts[Change.UNCHANGED]} unchanged"
+            f"{name:20} {sum(counts.values()):3} records: {counts[Outcome.CREATED]} created,"
+            f" {counts[Outcome.UPDATED]} updated, {counts[Outcome.UNCHANGED]} unchanged"
             for name, counts in self.changes.items()
         ]
         if self.changed:
@@ -116,9 +116,9 @@ class LoadReport:
 def load(engine: Engine, dataset: Dataset, *, label: str = "data") -> LoadReport:
     """Write `dataset` in one transaction: all of it, or (on any error) none of it."""
     report = LoadReport()
-    with session_scope(engine) as session:
+    with session_scope(engine, write=True) as session:
         for collection in COLLECTIONS:
-            counts: Counter[Change] = Counter()
+            counts: Counter[Outcome] = Counter()
             for entity in dataset.get(collection.name, []):
                 try:
                     counts[save_entity(session, collection, entity)] += 1

@@ -75,3 +75,20 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
+
+
+EDITOR_KEY = "editor-secret-0123456789"
+BOT_KEY = "bot-secret-abcdefghijklmn"
+API_KEYS = f"editor:{EDITOR_KEY},bot:{BOT_KEY}"
+
+
+@pytest.fixture
+async def writer(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app with API keys configured, sending the editor's key."""
+    app = create_app(Settings(database_url=database_url, summit_api_keys=API_KEYS))
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {EDITOR_KEY}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", headers=headers
+    ) as client:
+        yield client

@@ -48,7 +48,7 @@ async def test_malformed_query_values_are_400(client, query):
 
 
 async def test_wrong_method_is_405_with_allow(client):
-    response = await client.request("PATCH", "/api/v1/timeline")
+    response = await client.request("PATCH", "/readyz")
     assert_problem(response, 405)
     assert response.headers["allow"] == "GET"
 

@@ -11,7 +11,7 @@ from app.queries import get_detail, list_page
 from app.rendering import Page, json_response, page_response, parse_fields, parse_sort
 
 
-def _identifier(name: str) -> str:
+def identifier(name: str) -> str:
     return name.replace("-", "_").replace(" ", "_")
 
 
@@ -25,7 +25,7 @@ def _add_list_route(router: APIRouter, collection: Collection) -> None:
         response_model=Page[collection.public],  # type: ignore[name-defined]
         summary=f"List {collection.name.replace('-', ' ')}",
         description=collection.description,
-        operation_id=f"list_{_identifier(collection.name)}",
+        operation_id=f"list_{identifier(collection.name)}",
     )
     async def list_items(
         request: Request,
@@ -64,7 +64,7 @@ def _add_singleton_route(router: APIRouter, collection: Collection) -> None:
         response_model=model,
         summary=f"Get the {collection.singular}",
         description=collection.description,
-        operation_id=f"get_{_identifier(collection.singular)}",
+        operation_id=f"get_{identifier(collection.singular)}",
         responses=documented(404),
     )
     async def get_the_item(
@@ -88,7 +88,7 @@ def _add_detail_route(router: APIRouter, collection: Collection) -> None:
         f"/{{{collection.path_param}}}",
         response_model=model,
         summary=f"Get a {collection.singular} by {collection.path_param}",
-        operation_id=f"get_{_identifier(collection.singular)}{suffix}",
+        operation_id=f"get_{identifier(collection.singular)}{suffix}",
         responses=documented(404),
     )
     async def get_item(

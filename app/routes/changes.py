@@ -1,0 +1,59 @@
+"""The audit trail of writes: who changed what, when, from what to what. Needs a key."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import Field
+
+from app.collections import BY_NAME, FieldsQuery, PageQuery, documented_query
+from app.deps import DatabaseDep, KeyNameDep
+from app.models import ChangePublic
+from app.problems import documented
+from app.queries import list_changes
+from app.rendering import Page, page_response, parse_fields
+
+router = APIRouter(tags=["changes"])
+
+
+class _ChangesQuery(PageQuery, FieldsQuery):
+    collection: Literal[tuple(BY_NAME)] | None = Field(  # type: ignore[valid-type]
+        None, description="Only changes to this collection."
+    )
+    entity_id: str | None = Field(None, max_length=200, description="Only changes to this id.")
+
+
+ChangesQuery = documented_query(_ChangesQuery, fields_of=ChangePublic)
+
+
+@router.get(
+    "/changes",
+    response_model=Page[ChangePublic],
+    summary="The audit trail of writes, newest first",
+    operation_id="list_changes",
+    responses=documented(401),
+)
+async def get_changes(
+    request: Request,
+    database: DatabaseDep,
+    _key_name: KeyNameDep,
+    query: Annotated[ChangesQuery, Query()],  # type: ignore[valid-type]
+) -> Response:
+    fields = parse_fields(ChangePublic, query.fields)
+    with database.session() as session:
+        changes, total = list_changes(
+            session,
+            collection=query.collection,
+            entity_id=query.entity_id,
+            limit=query.limit,
+            offset=query.offset,
+        )
+    return page_response(
+        request,
+        ChangePublic,
+        changes,
+        total=total,
+        limit=query.limit,
+        offset=query.offset,
+        fields=fields,
+        format_=query.format,
+    )

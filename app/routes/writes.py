@@ -1,0 +1,161 @@
+"""The write routes of every collection, made by one factory: POST, PUT, PATCH, DELETE. The key
+is checked by `app.auth` before any of these run; `app.writes` does the work."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Request, Response
+from pydantic import BaseModel, Field, create_model
+
+from app.collections import Collection
+from app.deps import DatabaseDep, KeyNameDep
+from app.problems import documented
+from app.rendering import json_response
+from app.routes.collections import identifier
+from app.writes import Method, write
+
+WRITE_ERRORS = documented(401, 404, 409, 413, 415, 422)
+
+
+def _create_body(collection: Collection) -> type[BaseModel]:
+    """The collection's `In` model with `id` optional: POST derives it, PUT takes the URL's."""
+    overrides: dict[str, Any] = {
+        "id": (str | None, Field(None, description="Derived from the name or title if omitted."))
+    }
+    if "text_file" in collection.create.model_fields:  # the seed file's, never a write's
+        overrides["text_file"] = (None, Field(None, description="Not accepted: send `text`."))
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"{collection.create.__name__}Body", __base__=collection.create, **overrides
+    )
+
+
+async def _apply(
+    request: Request,
+    database: DatabaseDep,
+    collection: Collection,
+    *,
+    method: Method,
+    key: str | None,
+    body: Any,
+    key_name: str,
+) -> dict[str, Any] | None:
+    with database.session(write=True) as session:
+        result = write(session, collection, method=method, key=key, body=body, key_name=key_name)
+    request.app.state.dataset_version.moved_to(result.version)
+    return result.entity
+
+
+def write_router(collection: Collection) -> APIRouter:
+    router = APIRouter(prefix=f"/{collection.name}", tags=[collection.name])
+    body_model = _create_body(collection)
+    public = collection.public
+    name = identifier(collection.singular)
+    KeyPath = Annotated[str, Path(alias=collection.path_param, max_length=200)]
+
+    @router.post(
+        "",
+        status_code=201,
+        response_model=public,
+        summary=f"Create a {collection.singular}",
+        operation_id=f"create_{name}",
+        responses=WRITE_ERRORS,
+    )
+    async def create_item(
+        request: Request,
+        database: DatabaseDep,
+        key_name: KeyNameDep,
+        body: body_model,  # type: ignore[valid-type]
+    ) -> Response:
+        entity = await _apply(
+            request,
+            database,
+            collection,
+            method="POST",
+            key=None,
+            body=body.model_dump(mode="json", exclude_unset=True),
+            key_name=key_name,
+        )
+        assert entity is not None
+        return json_response(
+            public.model_validate(entity),
+            status_code=201,
+            headers={"Location": collection.url_of(entity)},
+        )
+
+    @router.put(
+        f"/{{{collection.path_param}}}",
+        response_model=public,
+        summary=f"Replace a {collection.singular}",
+        operation_id=f"replace_{name}",
+        responses=WRITE_ERRORS,
+    )
+    async def replace_item(
+        request: Request,
+        database: DatabaseDep,
+        key_name: KeyNameDep,
+        key: KeyPath,
+        body: body_model,  # type: ignore[valid-type]
+    ) -> Response:
+        entity = await _apply(
+            request,
+            database,
+            collection,
+            method="PUT",
+            key=key,
+            body=body.model_dump(mode="json", exclude_unset=True),
+            key_name=key_name,
+        )
+        return json_response(public.model_validate(entity))
+
+    @router.patch(
+        f"/{{{collection.path_param}}}",
+        response_model=public,
+        summary=f"Change fields of a {collection.singular} (JSON merge patch)",
+        operation_id=f"patch_{name}",
+        responses=WRITE_ERRORS,
+    )
+    async def patch_item(
+        request: Request,
+        database: DatabaseDep,
+        key_name: KeyNameDep,
+        key: KeyPath,
+        patch: Annotated[
+            dict[str, Any],
+            Body(
+                media_type="application/merge-patch+json",
+                description="RFC 7396: members replace, null removes, objects merge.",
+            ),
+        ],
+    ) -> Response:
+        entity = await _apply(
+            request,
+            database,
+            collection,
+            method="PATCH",
+            key=key,
+            body=patch,
+            key_name=key_name,
+        )
+        return json_response(public.model_validate(entity))
+
+    @router.delete(
+        f"/{{{collection.path_param}}}",
+        status_code=204,
+        summary=f"Delete a {collection.singular}",
+        operation_id=f"delete_{name}",
+        responses=documented(401, 404, 409),
+    )
+    async def delete_item(
+        request: Request, database: DatabaseDep, key_name: KeyNameDep, key: KeyPath
+    ) -> Response:
+        await _apply(
+            request,
+            database,
+            collection,
+            method="DELETE",
+            key=key,
+            body=None,
+            key_name=key_name,
+        )
+        return Response(status_code=204)
+
+    return router

@@ -1,0 +1,222 @@
+"""Create, replace, merge-patch and delete, for every collection: validation beyond the shape
+of a body (references, citations, conflicts), the audit record, the new dataset version and the
+search index, all in the caller's one transaction. Nothing HTTP here: failures are `WriteError`s.
+"""
+
+import contextlib
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from app import models as m
+from app import search
+from app.citations import CitationError, resolve
+from app.collections import Collection
+from app.queries import Entity, as_record, get_entity
+from app.store import (
+    bump_version,
+    delete_entity,
+    missing_references,
+    record_change,
+    referrers,
+    save_entity,
+)
+
+Method = Literal["POST", "PUT", "PATCH", "DELETE"]
+
+
+@dataclass
+class FieldError:
+    pointer: str  # JSON Pointer into the request body
+    detail: str
+
+
+class WriteError(Exception):
+    """A write refused: `kind` says how (the routes map it to a status), `detail` says why."""
+
+    def __init__(
+        self,
+        kind: Literal["invalid", "not_found", "conflict"],
+        detail: str,
+        errors: list[FieldError] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+        self.errors = errors or []
+
+
+@dataclass
+class WriteResult:
+    entity: Entity | None  # None after a delete
+    version: int
+
+
+def slugify(text: str) -> str:
+    """`Cooperation center on Poverty Reduction` → `cooperation-center-on-poverty-reduction`."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:120].strip("-")
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: objects merge member by member, null removes, the rest
+    replaces."""
+    if not isinstance(patch, Mapping):
+        return patch
+    merged = dict(target) if isinstance(target, Mapping) else {}
+    for name, value in patch.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = merge_patch(merged.get(name), value)
+    return merged
+
+
+def _invalid_from(error: ValidationError) -> WriteError:
+    errors = [FieldError("/" + "/".join(map(str, e["loc"])), e["msg"]) for e in error.errors()]
+    summary = "; ".join(f"{e.pointer}: {e.detail}" for e in errors)
+    return WriteError("invalid", summary, errors)
+
+
+def validate_record(collection: Collection, record: Mapping[str, Any]) -> Entity:
+    """`record` checked against the collection's `In` model, as a plain dict."""
+    try:
+        model: BaseModel = collection.create.model_validate(record)
+    except ValidationError as error:
+        raise _invalid_from(error) from None
+    entity = model.model_dump(exclude={"text_file"})
+    for link in collection.lists:
+        entity[link.field] = sorted(set(entity[link.field]))
+    return entity
+
+
+def _resolve_citations(session: Session, entity: Entity) -> None:
+    if "sources" not in entity:
+        return
+    texts = dict(session.exec(select(m.Source.id, m.Source.text)).all())
+    resolved, errors = [], []
+    for index, citation in enumerate(entity["sources"]):
+        try:
+            resolved.append(resolve(m.CitationIn.model_validate(citation), texts).model_dump())
+        except CitationError as error:
+            errors.append(FieldError(f"/sources/{index}", error.reason))
+    if errors:
+        raise WriteError("invalid", "; ".join(f"{e.pointer}: {e.detail}" for e in errors), errors)
+    entity["sources"] = resolved
+
+
+def _check_references(session: Session, collection: Collection, entity: Entity) -> None:
+    missing = missing_references(session, collection, entity)
+    if missing:
+        errors = [FieldError(f"/{name}", f"{value!r} names nothing") for name, value in missing]
+        raise WriteError("invalid", "; ".join(f"{e.pointer}: {e.detail}" for e in errors), errors)
+
+
+def _check_citations_of_source(session: Session, entity: Entity) -> None:
+    """A source's text may change only if every quote citing it still stands where it did."""
+    text = entity.get("text")
+    citing = session.exec(select(m.Citation).where(m.Citation.source_id == entity["id"])).all()
+    broken = [
+        f"{c.collection} {c.entity_id!r}"
+        for c in citing
+        if c.quote is not None and (text is None or text[c.start : c.end] != c.quote)
+    ]
+    if broken:
+        raise WriteError(
+            "conflict",
+            f"the new text would break the citations of {', '.join(sorted(set(broken)))}",
+        )
+
+
+def _save(session: Session, collection: Collection, entity: Entity) -> None:
+    _check_references(session, collection, entity)
+    _resolve_citations(session, entity)
+    if collection.name == "sources":
+        _check_citations_of_source(session, entity)
+    try:
+        save_entity(session, collection, entity)
+    except IntegrityError as error:
+        raise WriteError("conflict", f"refused by the database: {error.orig}") from None
+
+
+def _existing(session: Session, collection: Collection, key: str) -> Entity:
+    entity = get_entity(session, collection, key)
+    if entity is None:
+        raise WriteError("not_found", f"No {collection.singular} {key!r}.")
+    return entity
+
+
+def _prepare(
+    session: Session, collection: Collection, method: Method, key: str | None, body: Any
+) -> tuple[Entity | None, Entity | None]:
+    """The entity before and after the write (None where there is none), validated."""
+    if isinstance(body, Mapping) and body.get("text_file") is not None:
+        # A path on the server is for the seed file only: a write must not read files.
+        raise WriteError(
+            "invalid",
+            "text_file: not accepted in a write; send `text`",
+            [FieldError("/text_file", "not accepted in a write; send `text`")],
+        )
+    if method == "POST":
+        record = dict(body)
+        if not record.get("id"):
+            # Without what the id derives from, validation below names what is missing.
+            with contextlib.suppress(KeyError, TypeError):
+                record["id"] = slugify(collection.title(record))
+        after = validate_record(collection, record)
+        if get_entity(session, collection, after["id"]) is not None:
+            raise WriteError("conflict", f"{collection.singular} {after['id']!r} already exists")
+        return None, after
+    assert key is not None
+    before = _existing(session, collection, key)
+    if method == "DELETE":
+        return before, None
+    current = as_record(collection, before)
+    record = merge_patch(current, body) if method == "PATCH" else {"id": before["id"], **body}
+    if record.get("id") != before["id"]:
+        raise WriteError(
+            "invalid", "id cannot change", [FieldError("/id", f"must be {before['id']!r}")]
+        )
+    return before, validate_record(collection, record)
+
+
+def write(
+    session: Session,
+    collection: Collection,
+    *,
+    method: Method,
+    key: str | None,
+    body: Any,
+    key_name: str,
+) -> WriteResult:
+    """Apply one write in `session`'s transaction and record it; raise `WriteError` if refused."""
+    before, after = _prepare(session, collection, method, key, body)
+    if after is None:
+        assert before is not None
+        blockers = referrers(session, collection, before)
+        if blockers:
+            raise WriteError("conflict", f"still referred to by {', '.join(blockers)}")
+        delete_entity(session, collection, before["id"])
+    else:
+        _save(session, collection, after)
+        after = get_entity(session, collection, after["id"])
+    entity_id = (after or before or {})["id"]
+    version = bump_version(session)
+    search.reindex_entity(session, collection, entity_id, after)
+    record_change(
+        session,
+        key_name=key_name,
+        method=method,
+        collection=collection,
+        entity_id=entity_id,
+        before=None if before is None else as_record(collection, before),
+        after=None if after is None else as_record(collection, after),
+        version=version,
+    )
+    return WriteResult(entity=after, version=version)

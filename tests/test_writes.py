@@ -1,0 +1,322 @@
+"""Writes: keys, every method with its status codes, validation, atomicity, the audit trail."""
+
+import json
+
+import httpx
+import pytest
+
+from app.config import Settings
+from app.main import create_app
+from seed.loader import load, parse
+from tests.conftest import BOT_KEY, EDITOR_KEY, migrate, sqlite_url
+from tests.test_errors import assert_problem
+
+pytestmark = pytest.mark.anyio
+
+COMMITMENT = {
+    "title": "Cooperation centers on three themes",
+    "kind": "pledge",
+    "description": "Xi announced three cooperation centers.",
+    "summit": 2,
+    "parties": ["CHN"],
+    "sources": [{"source": "article", "quote": "Xi announced the establishment of three"}],
+}
+
+
+def without(record: dict, *names: str) -> dict:
+    return {k: v for k, v in record.items() if k not in names}
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+async def test_no_key_is_401_whatever_the_body(writer):
+    for body, content_type in [
+        (b"{not json", "application/json"),
+        (b"x" * 2_000_000, "text/plain"),
+    ]:
+        response = await writer.post(
+            "/api/v1/commitments",
+            content=body,
+            headers={"Authorization": "", "Content-Type": content_type},
+        )
+        problem = assert_problem(response, 401)
+        assert response.headers["www-authenticate"] == 'Bearer realm="summit-data"'
+        assert "API key is required" in problem["detail"]
+
+
+async def test_wrong_key_is_401_and_never_echoed(writer):
+    response = await writer.delete(
+        "/api/v1/commitments/training-opportunities",
+        headers={"Authorization": "Bearer guess-0123456789abcdef"},
+    )
+    assert_problem(response, 401)
+    assert "invalid_token" in response.headers["www-authenticate"]
+    assert "guess" not in response.text
+
+
+async def test_without_configured_keys_every_write_is_401(client):
+    response = await client.post(
+        "/api/v1/commitments", json=COMMITMENT, headers={"Authorization": f"Bearer {EDITOR_KEY}"}
+    )
+    problem = assert_problem(response, 401)
+    assert "Writes are disabled" in problem["detail"]
+
+
+def test_keys_that_are_too_short_are_refused_without_showing_them(database_url):
+    with pytest.raises(ValueError, match="entry 2 must be name:secret") as refused:
+        create_app(
+            Settings(database_url=database_url, summit_api_keys="a:" + "x" * 16 + ",b:short")
+        )
+    assert "short" not in str(refused.value)
+
+
+# --- create ----------------------------------------------------------------------------------
+
+
+async def test_post_creates_with_derived_id_location_and_offsets(writer):
+    response = await writer.post("/api/v1/commitments", json=COMMITMENT)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["id"] == "cooperation-centers-on-three-themes"
+    assert response.headers["location"] == f"/api/v1/commitments/{created['id']}"
+    citation = created["sources"][0]
+    article = (await writer.get("/api/v1/sources/article")).json()["text"]
+    assert article[citation["start"] : citation["end"]] == citation["quote"]
+    fetched = await writer.get(response.headers["location"], headers={"Authorization": ""})
+    assert fetched.json() == created
+
+
+async def test_duplicate_id_is_409(writer):
+    response = await writer.post(
+        "/api/v1/commitments", json={**COMMITMENT, "id": "training-opportunities"}
+    )
+    assert "already exists" in assert_problem(response, 409)["detail"]
+
+
+async def test_a_new_summit_and_its_number_lookup(writer):
+    summit = {
+        "id": "third-summit",
+        "number": 3,
+        "name": "Third China–Central Asia Summit",
+        "city": "Beijing",
+        "host_country": "cn",
+        "start_date": "2027-05-01",
+        "end_date": "2027-05-02",
+        "participants": ["CHN", "KAZ"],
+        "sources": [{"source": "article", "quote": "held every two years in China"}],
+    }
+    response = await writer.post("/api/v1/summits", json=summit)
+    assert response.status_code == 422  # host_country must be alpha-3 in a body
+    response = await writer.post("/api/v1/summits", json={**summit, "host_country": "CHN"})
+    assert response.status_code == 201, response.text
+    assert response.headers["location"] == "/api/v1/summits/3"
+    assert (await writer.get("/api/v1/summits/3")).json()["participants"] == ["CHN", "KAZ"]
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "pointer"),
+    [
+        ("/api/v1/summits", {"participants": ["CHN", "XXX"]}, "/participants"),
+        ("/api/v1/summits", {"end_date": "2020-01-01"}, "/"),
+        ("/api/v1/trade-statistics", {"value": -5}, "/value"),
+        ("/api/v1/trade-statistics", {"currency": "ABC"}, "/currency"),
+        ("/api/v1/trade-statistics", {"currency": "usd"}, "/currency"),
+        ("/api/v1/commitments", {"id": "Not a slug!"}, "/id"),
+        (
+            "/api/v1/commitments",
+            {"sources": [{"source": "article", "quote": "invented"}]},
+            "/sources/0",
+        ),
+        (
+            "/api/v1/commitments",
+            {"sources": [{"source": "article", "quote": "Kazakhstan"}]},
+            "/sources/0",
+        ),
+        ("/api/v1/commitments", {"summit": 9}, "/summit"),
+        ("/api/v1/commitments", {"colour": "red"}, "/colour"),
+    ],
+)
+async def test_invalid_bodies_are_422_naming_the_field(writer, path, body, pointer):
+    base = {
+        "/api/v1/summits": {
+            "id": "third-summit",
+            "number": 3,
+            "name": "Third",
+            "city": "Beijing",
+            "host_country": "CHN",
+            "start_date": "2027-05-01",
+            "end_date": "2027-05-02",
+            "participants": ["CHN"],
+            "sources": [{"source": "article", "quote": "held every two years in China"}],
+        },
+        "/api/v1/trade-statistics": {
+            "id": "trade-2025",
+            "year": 2025,
+            "reporter": "CHN",
+            "partners": ["KAZ"],
+            "flow": "total",
+            "value": 1,
+            "currency": "USD",
+            "sources": [{"source": "iso-4217"}],
+        },
+        "/api/v1/commitments": COMMITMENT,
+    }[path]
+    before = (await writer.get("/api/v1/export")).json()
+    response = await writer.post(path, json={**base, **body})
+    problem = assert_problem(response, 422)
+    assert any(e["pointer"].startswith(pointer) for e in problem["errors"]), problem
+    assert (await writer.get("/api/v1/export")).json() == before  # nothing written
+
+
+async def test_wrong_content_type_is_415_and_big_body_is_413(writer):
+    response = await writer.post(
+        "/api/v1/commitments",
+        content=json.dumps(COMMITMENT),
+        headers={"Content-Type": "text/plain"},
+    )
+    assert_problem(response, 415)
+    big = {**COMMITMENT, "description": "x" * (1024 * 1024)}
+    assert_problem(await writer.post("/api/v1/commitments", json=big), 413)
+
+
+async def test_a_write_may_not_read_server_files(writer):
+    source = {"id": "leak", "title": "x", "type": "reference", "text_file": "/etc/passwd"}
+    problem = assert_problem(await writer.post("/api/v1/sources", json=source), 422)
+    assert problem["errors"][0]["pointer"] == "/text_file"
+
+
+# --- replace, patch, delete ------------------------------------------------------------------
+
+
+async def test_put_replaces_and_patch_merges(writer):
+    path = "/api/v1/commitments/training-opportunities"
+    current = (await writer.get(path)).json()
+    replaced = without(current, "id") | {"quantity": 3500}
+    response = await writer.put(path, json=replaced)
+    assert response.status_code == 200, response.text
+    assert response.json()["quantity"] == 3500
+
+    patched = await writer.patch(
+        path,
+        content=json.dumps({"quantity": None, "title": "Training opportunities"}),
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["quantity"], patched.json()["title"]) == (None, "Training opportunities")
+    assert patched.json()["parties"] == ["CHN"]  # untouched fields stay
+
+
+async def test_patch_that_breaks_the_model_is_422_and_changes_nothing(writer):
+    path = "/api/v1/summits/2"
+    before = (await writer.get(path)).json()
+    response = await writer.patch(path, json={"end_date": "2025-06-01"})
+    assert_problem(response, 422)
+    assert (await writer.get(path)).json() == before
+    response = await writer.patch(path, json={"id": "renamed"})
+    assert assert_problem(response, 422)["errors"][0]["pointer"] == "/id"
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+async def test_unknown_id_is_404(writer, method):
+    body = None if method == "DELETE" else json.dumps(COMMITMENT)
+    response = await writer.request(
+        method,
+        "/api/v1/commitments/no-such-thing",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert_problem(response, 404)
+
+
+async def test_delete_of_something_referred_to_is_409_naming_the_referrers(writer):
+    problem = assert_problem(await writer.delete("/api/v1/countries/kz"), 409)
+    assert "summits 'second-summit' (host_country)" in problem["detail"]
+    assert (
+        "agreements 'treaty-on-eternal-good-neighborliness-friendship-and-cooperation' "
+        "(signatories)" in problem["detail"]
+    )
+    problem = assert_problem(await writer.delete("/api/v1/sources/iso-4217"), 409)
+    assert "trade-statistics 'china-central-asia-trade-2024-usd' (cites it)" in problem["detail"]
+    assert (await writer.get("/api/v1/countries/KAZ")).status_code == 200
+
+
+async def test_delete_removes_the_entity_and_its_search_entry(writer):
+    found_before = (await writer.get("/api/v1/search?q=desertification")).json()["total"]
+    response = await writer.delete(
+        "/api/v1/cooperation-centers/desertification-prevention-and-control"
+    )
+    assert (response.status_code, response.content) == (204, b"")
+    assert (
+        await writer.get("/api/v1/cooperation-centers/desertification-prevention-and-control")
+    ).status_code == 404
+    hits = (await writer.get("/api/v1/search?q=desertification")).json()
+    assert hits["total"] == found_before - 1
+    assert "desertification-prevention-and-control" not in [h["id"] for h in hits["items"]]
+
+
+async def test_changing_a_source_text_that_citations_rely_on_is_409(writer):
+    response = await writer.patch("/api/v1/sources/article", json={"text": "Something else."})
+    assert "would break the citations" in assert_problem(response, 409)["detail"]
+
+
+# --- version, audit, round trip --------------------------------------------------------------
+
+
+async def test_each_write_moves_the_version_and_the_etag(writer):
+    before = await writer.get("/api/v1/countries/CHN", headers={"Authorization": ""})
+    await writer.patch("/api/v1/countries/CHN", json={"capital": "Beijing (Peking)"})
+    after = await writer.get(
+        "/api/v1/countries/CHN",
+        headers={"Authorization": "", "If-None-Match": before.headers["etag"]},
+    )
+    assert after.status_code == 200
+    assert after.json()["capital"] == "Beijing (Peking)"
+    assert int(after.headers["x-dataset-version"]) == int(before.headers["x-dataset-version"]) + 1
+
+
+async def test_the_audit_trail_records_who_what_and_before_after(writer):
+    await writer.post("/api/v1/commitments", json=COMMITMENT)
+    await writer.patch(
+        "/api/v1/commitments/cooperation-centers-on-three-themes",
+        json={"kind": "announcement"},
+        headers={"Authorization": f"Bearer {BOT_KEY}"},
+    )
+    assert_problem(await writer.get("/api/v1/changes", headers={"Authorization": ""}), 401)
+    response = await writer.get("/api/v1/changes")
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["total"] == 2
+    patch, post = body["items"]
+    assert (patch["method"], patch["key_name"], post["method"], post["key_name"]) == (
+        "PATCH",
+        "bot",
+        "POST",
+        "editor",
+    )
+    assert post["before"] is None and post["after"]["kind"] == "pledge"
+    assert (patch["before"]["kind"], patch["after"]["kind"]) == ("pledge", "announcement")
+    assert patch["dataset_version"] == post["dataset_version"] + 1
+    assert EDITOR_KEY not in response.text and BOT_KEY not in response.text
+
+
+async def test_export_after_writes_loads_into_an_identical_database(writer, tmp_path):
+    await writer.post("/api/v1/commitments", json=COMMITMENT)
+    await writer.patch("/api/v1/summits/2", json={"notes": None})
+    await writer.delete("/api/v1/priority-areas/green-mining")
+    exported = (await writer.get("/api/v1/export")).json()
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(exported, ensure_ascii=False), encoding="utf-8")
+    url = sqlite_url(tmp_path / "fresh.db")
+    migrate(url)
+    from app.db import make_engine
+
+    engine = make_engine(url)
+    load(engine, parse(path))
+    engine.dispose()
+    transport = httpx.ASGITransport(app=create_app(Settings(database_url=url)))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as fresh:
+        assert (await fresh.get("/api/v1/export")).json() == exported
