@@ -10,6 +10,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from app.asgi import HTTPMiddleware, header
 from app.config import API_PREFIX
+from app.operations import methods_at
 from app.problems import Problem, problem_response
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -43,6 +44,8 @@ class WriteGateMiddleware(HTTPMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
         is_write = method in WRITE_METHODS and path.startswith(f"{API_PREFIX}/")
+        if is_write and not _has_route(scope):
+            is_write = False  # no such operation: the router answers 404 or 405, body unread
         if not is_write and path not in KEYED_PATHS:
             await self.app(scope, receive, send)
             return
@@ -102,6 +105,11 @@ class WriteGateMiddleware(HTTPMiddleware):
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, problem: Problem) -> None:
         await problem_response(problem)(scope, receive, send)
+
+
+def _has_route(scope: Scope) -> bool:
+    """Whether the API has this operation (method at path)."""
+    return scope["method"] in methods_at(scope["app"], scope["path"])
 
 
 def _replay(body: bytes) -> Receive:

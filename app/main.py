@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
 from pathlib import Path
 
 from alembic.config import Config
@@ -76,12 +77,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     middleware.install(app, settings)
     openapi.install(app, database)
 
+    app.include_router(api_router())
+    app.include_router(health.router)
+    return app
+
+
+@cache
+def api_router() -> APIRouter:
+    """Every route under the API prefix. Routes depend on no setting (they find the database
+    on `request.app.state`), so they are built once per process, whatever the apps."""
     api = APIRouter(prefix=API_PREFIX)
     for collection in COLLECTIONS:
         api.include_router(collection_router(collection))
         api.include_router(write_router(collection))
     api.include_router(dataset.router)
     api.include_router(changes.router)
-    app.include_router(api)
-    app.include_router(health.router)
-    return app
+    return api

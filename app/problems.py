@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.operations import methods_at
 from app.writes import WriteError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -127,9 +128,12 @@ async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404:
         detail = f"No resource at {request.url.path}."
-    elif exc.status_code == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}."
     headers: dict[str, Any] | None = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}."
+        # Starlette names only the first matching route's methods; the API may have more.
+        allowed = methods_at(request.app, request.url.path) or {"GET"}
+        headers = {**(headers or {}), "Allow": ", ".join(sorted(allowed))}
     return problem_response(Problem(exc.status_code, detail, headers=headers))
 
 
