@@ -21,6 +21,7 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 INVALID_QUERY = "urn:summit-api:problem:invalid-query"
 INVALID_BODY = "urn:summit-api:problem:invalid-body"
 NOT_FOUND = "urn:summit-api:problem:not-found"
+CONFLICT = "urn:summit-api:problem:conflict"
 
 log = logging.getLogger("app.problems")
 
@@ -151,8 +152,14 @@ async def _handle_write_error(_request: Request, exc: Exception) -> JSONResponse
     assert isinstance(exc, WriteError)
     errors = [InvalidParam(pointer=e.pointer, detail=e.detail) for e in exc.errors] or None
     status = WRITE_ERROR_STATUS[exc.kind]
-    problem_type = {422: INVALID_BODY, 404: NOT_FOUND}.get(status, "about:blank")
-    return problem_response(Problem(status, exc.detail, type_=problem_type, errors=errors))
+    problem_type, title = {
+        422: (INVALID_BODY, "Invalid request body"),
+        404: (NOT_FOUND, None),
+        409: (CONFLICT, None),
+    }[status]
+    return problem_response(
+        Problem(status, exc.detail, title=title, type_=problem_type, errors=errors)
+    )
 
 
 def install(app: FastAPI) -> None:

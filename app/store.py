@@ -136,9 +136,9 @@ def referrers(session: Session, collection: Collection, entity: Entity) -> list[
 
 def missing_references(
     session: Session, collection: Collection, entity: Entity
-) -> list[tuple[str, Any]]:
-    """The (field, value) pairs of `entity` that name nothing: a host country, a signatory, a
-    summit number that does not exist."""
+) -> list[tuple[str, Any, str]]:
+    """The fields of `entity` that name nothing (a host country, a signatory, a summit number
+    that does not exist), as (field, value, what it should name)."""
     checks: list[tuple[str, Any, Any]] = []  # (field, value, referred column)
     for key in collection.table.__table__.foreign_keys:  # type: ignore[attr-defined]
         value = entity.get(key.parent.name)
@@ -148,10 +148,17 @@ def missing_references(
         (key,) = [k for k in link.table.__table__.foreign_keys if k.parent.name == link.value]  # type: ignore[attr-defined]
         checks.extend((link.field, value, key.column) for value in entity.get(link.field, []))
     return [
-        (name, value)
+        (name, value, _singular_of(column.table))
         for name, value, column in checks
         if session.exec(select(column).where(column == value)).first() is None  # type: ignore[call-overload]
     ]
+
+
+def _singular_of(table: Table) -> str:
+    for collection in COLLECTIONS:
+        if table is collection.table.__table__:  # type: ignore[attr-defined]
+            return collection.singular
+    return table.name
 
 
 def record_change(

@@ -114,7 +114,9 @@ def _resolve_citations(session: Session, entity: Entity) -> None:
 def _check_references(session: Session, collection: Collection, entity: Entity) -> None:
     missing = missing_references(session, collection, entity)
     if missing:
-        errors = [FieldError(f"/{name}", f"{value!r} names nothing") for name, value in missing]
+        errors = [
+            FieldError(f"/{name}", f"there is no {what} {value!r}") for name, value, what in missing
+        ]
         raise WriteError("invalid", "; ".join(f"{e.pointer}: {e.detail}" for e in errors), errors)
 
 
