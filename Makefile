@@ -21,8 +21,9 @@ migrate: install
 	mkdir -p data
 	$(BIN)/alembic upgrade head
 
+# Seeds an empty database only: a restart must not undo what writes through the API changed.
 seed: migrate
-	$(BIN)/python -m seed
+	$(BIN)/python -m seed --if-empty
 
 run: seed
 	$(BIN)/uvicorn --factory app.main:create_app --host 127.0.0.1 --port $(PORT) --no-access-log

@@ -130,6 +130,16 @@ def test_the_command_line_reports_per_collection(database_url, tmp_path):
     assert "countries              6 records: 0 created, 0 updated, 6 unchanged" in run.stdout
     assert "nothing changed" in run.stdout
 
+    run = subprocess.run(
+        [sys.executable, "-m", "seed", "--if-empty"],
+        cwd=PROJECT_ROOT,
+        env={"DATABASE_URL": database_url, "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run.stdout == "seed: the database already holds data (version 1); not loaded\n"
+
     bad = edited_seed(tmp_path, lambda d: d["people"][0]["sources"][0].update(quote="nope"))
     run = subprocess.run(
         [sys.executable, "-m", "seed", str(bad)],
