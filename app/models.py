@@ -11,7 +11,15 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 import pycountry
-from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Strict,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, MetaData, UniqueConstraint
 from sqlmodel import AutoString, Field, SQLModel
 
@@ -33,6 +41,12 @@ CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 # A date known to the day, the month or only the year: 2025-06-17, 2022-06, 2024.
 PartialDate = Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")]
 Region = Literal["central-asia", "east-asia"]
+# JSON numbers and booleans as they are: no "5" for 5, no 0 for false. Bounded, so that no
+# value overflows the database's integers.
+Count = Annotated[int, Strict(), Field(ge=0, le=10**15)]
+Position = Annotated[int, Strict(), Field(ge=1, le=10**6)]
+Offset = Annotated[int, Strict(), Field(ge=0, le=10**9)]
+YearNumber = Annotated[int, Strict(), Field(ge=1900, le=2100)]
 
 
 # --- citations -----------------------------------------------------------------------------------
@@ -45,8 +59,8 @@ class CitationIn(BaseModel):
 
     source: Slug
     quote: str | None = None
-    start: int | None = Field(default=None, ge=0)
-    end: int | None = Field(default=None, ge=0)
+    start: Offset | None = None
+    end: Offset | None = None
 
 
 class CitationPublic(BaseModel):
@@ -161,7 +175,8 @@ class CountryIn(CitedIn, CountryBase):
 
     @model_validator(mode="after")
     def _is_iso_3166(self) -> "CountryIn":
-        country = pycountry.countries.get(alpha_3=self.id)
+        # In a POST body the id may still be missing: there is nothing to derive it from.
+        country = pycountry.countries.get(alpha_3=self.id) if self.id else None
         if country is None:
             raise ValueError(f"{self.id!r} is not an ISO 3166-1 alpha-3 code")
         if (self.iso2, self.iso_numeric) != (country.alpha_2, country.numeric):
@@ -202,7 +217,7 @@ class PersonPublic(Cited, PersonBase):
 
 class SummitBase(SQLModel):
     id: Slug = Field(primary_key=True)
-    number: int = Field(unique=True, gt=0)
+    number: Annotated[int, Strict()] = Field(unique=True, ge=1, le=1_000_000)
     name: str
     city: str
     province: str | None = None
@@ -261,7 +276,7 @@ class MechanismBase(SQLModel):
     name: str
     established: PartialDate
     established_at: str
-    announced_at_summit: int | None = Field(default=None, foreign_key="summit.number")
+    announced_at_summit: Position | None = Field(default=None, foreign_key="summit.number")
     frequency: str
     rotation: str
 
@@ -285,7 +300,7 @@ class AgreementBase(SQLModel):
     id: Slug = Field(primary_key=True)
     title: str
     type: Annotated[str, StringConstraints(pattern=r"^[a-z]+(?:_[a-z]+)*$")]
-    summit: int = Field(foreign_key="summit.number", index=True)
+    summit: Position = Field(foreign_key="summit.number", index=True)
     description: str | None = None
 
 
@@ -317,7 +332,7 @@ class CooperationCenterBase(SQLModel):
     id: Slug = Field(primary_key=True)
     name: str
     focus: str
-    summit: int = Field(foreign_key="summit.number", index=True)
+    summit: Position = Field(foreign_key="summit.number", index=True)
     announced_by: Slug | None = Field(default=None, foreign_key="person.id")
 
 
@@ -338,15 +353,15 @@ class CooperationCenterPublic(Cited, CooperationCenterBase):
 
 class TradeStatisticBase(SQLModel):
     id: Slug = Field(primary_key=True)
-    year: int = Field(index=True, ge=1900, le=2100)
+    year: YearNumber = Field(index=True)
     reporter: Alpha3 = Field(foreign_key="country.id")
     flow: Literal["total", "export", "import"] = Field(sa_type=AutoString)
-    value: int = Field(ge=0, sa_type=BigInteger)
+    value: Count = Field(sa_type=BigInteger)
     currency: CurrencyCode = Field(index=True)
     value_as_stated: str | None = None
-    record_high: bool = False
-    change_percent: float | None = None
-    change_base_year: int | None = None
+    record_high: StrictBool = False
+    change_percent: Annotated[float, Field(ge=-100, le=10**9)] | None = None
+    change_base_year: YearNumber | None = None
 
 
 class TradeStatistic(TradeStatisticBase, table=True):
@@ -393,8 +408,8 @@ class TradeStatisticPublic(Cited, TradeStatisticBase):
 class PriorityAreaBase(SQLModel):
     id: Slug = Field(primary_key=True)
     name: str
-    position: int = Field(ge=1)
-    summit: int = Field(foreign_key="summit.number", index=True)
+    position: Position
+    summit: Position = Field(foreign_key="summit.number", index=True)
 
 
 class PriorityArea(PriorityAreaBase, table=True):
@@ -412,9 +427,9 @@ class PriorityAreaPublic(Cited, PriorityAreaBase):
 class PrincipleBase(SQLModel):
     id: Slug = Field(primary_key=True)
     name: str
-    position: int = Field(ge=1)
+    position: Position
     spirit: str
-    summit: int = Field(foreign_key="summit.number", index=True)
+    summit: Position = Field(foreign_key="summit.number", index=True)
 
 
 class Principle(PrincipleBase, table=True):
@@ -434,8 +449,8 @@ class CommitmentBase(SQLModel):
     title: str
     kind: Annotated[str, StringConstraints(pattern=r"^[a-z]+(?:_[a-z]+)*$")]
     description: str
-    summit: int = Field(foreign_key="summit.number", index=True)
-    quantity: int | None = Field(default=None, ge=0)
+    summit: Position = Field(foreign_key="summit.number", index=True)
+    quantity: Count | None = None
     quantity_qualifier: str | None = None
     start: PartialDate | None = None
     end: PartialDate | None = None

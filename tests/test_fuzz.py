@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import API_KEYS
 from tests.server import running_server
 
 SCHEMATHESIS = Path(sys.executable).with_name("st")
@@ -22,7 +23,8 @@ EXCLUDED_CHECKS = "positive_data_acceptance"
 def test_schemathesis_finds_nothing(tmp_path, template_database):
     database = tmp_path / "summit.db"
     shutil.copyfile(template_database, database)
-    with running_server(f"sqlite:///{database}") as base_url:
+    # With a key, so that the writes are fuzzed too, not only their 401.
+    with running_server(f"sqlite:///{database}", SUMMIT_API_KEYS=API_KEYS) as base_url:
         run = subprocess.run(
             [
                 str(SCHEMATHESIS),

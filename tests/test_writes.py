@@ -172,6 +172,38 @@ async def test_invalid_bodies_are_422_naming_the_field(writer, path, body, point
     assert (await writer.get("/api/v1/export")).json() == before  # nothing written
 
 
+# Found by schemathesis: each of these once answered 500.
+@pytest.mark.parametrize(
+    ("path", "body", "pointer"),
+    [
+        ("/api/v1/commitments", {**COMMITMENT, "quantity": 10**20}, "/quantity"),
+        ("/api/v1/commitments", {**COMMITMENT, "summit": 10**20}, "/summit"),
+        (
+            "/api/v1/countries",
+            {
+                "iso2": "FR",
+                "iso_numeric": "250",
+                "name": "France",
+                "capital": "Paris",
+                "region": "east-asia",
+                "sources": [{"source": "iso-3166-1"}],
+            },
+            "/",
+        ),
+    ],
+)
+async def test_what_once_crashed_is_now_422(writer, path, body, pointer):
+    problem = assert_problem(await writer.post(path, json=body), 422)
+    assert problem["errors"][0]["pointer"].startswith(pointer)
+
+
+async def test_json_types_are_not_coerced(writer):
+    path = "/api/v1/trade-statistics/china-central-asia-trade-2024-usd"
+    for patch, pointer in [({"record_high": 0}, "/record_high"), ({"year": "2024"}, "/year")]:
+        problem = assert_problem(await writer.patch(path, json=patch), 422)
+        assert problem["errors"][0]["pointer"] == pointer
+
+
 async def test_wrong_content_type_is_415_and_big_body_is_413(writer):
     response = await writer.post(
         "/api/v1/commitments",
