@@ -10,7 +10,7 @@ from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from app import middleware, openapi, problems
+from app import metrics, middleware, openapi, problems
 from app.caching import DatasetVersion
 from app.collections import COLLECTIONS
 from app.config import API_PREFIX, Settings, get_settings
@@ -73,12 +73,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database, refresh_seconds=settings.dataset_version_refresh_seconds
     )
     app.state.schema_head = schema_head()
+    app.state.metrics = metrics.Metrics()
     problems.install(app)
     middleware.install(app, settings)
     openapi.install(app, database)
 
     app.include_router(api_router())
     app.include_router(health.router)
+    app.include_router(metrics.router)
     return app
 
 

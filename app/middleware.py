@@ -1,8 +1,9 @@
 """Cross-cutting HTTP behaviour, each a small pure ASGI middleware, installed in `install`.
 
-Outermost first: request id and access log, security headers, CORS, HEAD as GET, conditional
-GET (ETag, 304, Cache-Control, Vary, X-Dataset-Version), gzip. Pure ASGI rather than
-`BaseHTTPMiddleware`, so that streamed responses stay streamed and each layer costs little.
+Outermost first: metrics, request id and access log, security headers, CORS, HEAD as GET,
+conditional GET (ETag, 304, Cache-Control, Vary, X-Dataset-Version), the write gate, gzip.
+Pure ASGI rather than `BaseHTTPMiddleware`, so that streamed responses stay streamed and each
+layer costs little.
 """
 
 import json
@@ -22,6 +23,7 @@ from app.asgi import HTTPMiddleware, header
 from app.auth import WriteGateMiddleware
 from app.caching import ConditionalGetMiddleware
 from app.config import Settings
+from app.metrics import MetricsMiddleware
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client's request id is kept only if it is short and plain: it goes into logs and headers.
@@ -153,3 +155,4 @@ def install(app: Any, settings: Settings) -> None:
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(MetricsMiddleware)

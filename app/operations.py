@@ -4,20 +4,34 @@ the write gate (is this a write the API takes?) and for 405's `Allow` header."""
 import re
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+Operations = list[tuple[re.Pattern[str], str, set[str]]]  # (pattern, template, methods)
 
 
-def methods_at(app: FastAPI, path: str) -> set[str]:
-    """The methods the API documents at `path` (a concrete path: `/api/v1/summits/2`)."""
-    index: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
-        app.state, "methods_by_path", None
-    )
+def _operations(app: FastAPI) -> Operations:
+    index: Operations | None = getattr(app.state, "operations", None)
     if index is None:
         index = [
             (
                 re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"),
+                template,
                 {method.upper() for method in operations},
             )
-            for template, operations in app.openapi()["paths"].items()
+            # The paths alone: no examples, so no database needed.
+            for template, operations in get_openapi(
+                title=app.title, version=app.version, routes=app.routes
+            )["paths"].items()
         ]
-        app.state.methods_by_path = index
-    return {method for pattern, methods in index if pattern.match(path) for method in methods}
+        app.state.operations = index
+    return index
+
+
+def methods_at(app: FastAPI, path: str) -> set[str]:
+    """The methods the API documents at `path` (a concrete path: `/api/v1/summits/2`)."""
+    return {m for pattern, _, methods in _operations(app) if pattern.match(path) for m in methods}
+
+
+def template_of(app: FastAPI, path: str) -> str | None:
+    """The documented path template `path` falls under (`/api/v1/summits/{number}`), if any."""
+    return next((t for pattern, t, _ in _operations(app) if pattern.match(path)), None)
