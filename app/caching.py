@@ -83,7 +83,8 @@ class ConditionalGetMiddleware(HTTPMiddleware):
         path, method = scope["path"], scope["method"]
         is_data = path.startswith(API_PREFIX)
         keyed = bool(header(scope, b"authorization"))
-        version = scope["app"].state.dataset_version.current() if is_data else None
+        tracker = scope["app"].state.dataset_version
+        version = tracker.current() if is_data else None
         etag = (
             entity_tag(scope, version)
             if version is not None and method == "GET" and not keyed
@@ -99,8 +100,10 @@ class ConditionalGetMiddleware(HTTPMiddleware):
                 ok = message["status"] == 200 and method == "GET" and not keyed
                 if is_data:
                     headers["Vary"] = VARY
-                    if version is not None:
-                        headers["X-Dataset-Version"] = str(version)
+                    # A write has moved the version by now: answer with the one it made.
+                    shown = version if method == "GET" else tracker.current()
+                    if shown is not None:
+                        headers["X-Dataset-Version"] = str(shown)
                     if ok and etag:
                         headers["ETag"] = etag
                     headers["Cache-Control"] = DATA_CACHE_CONTROL if ok else NO_STORE

@@ -12,11 +12,13 @@ from typing import Annotated, Any, Literal
 
 import pycountry
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Strict,
     StrictBool,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -38,8 +40,31 @@ Slug = Annotated[
 Alpha3 = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Alpha2 = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
 # A date known to the day, the month or only the year: 2025-06-17, 2022-06, 2024.
-PartialDate = Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")]
+def _real_partial_date(value: str) -> str:
+    year, month, day = ([*value.split("-"), None, None])[:3]
+    dt.date(int(year), int(month or 1), int(day or 1))  # ValueError for 2025-13 or 2020-02-31
+    return value
+
+
+PartialDate = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$"),
+    AfterValidator(_real_partial_date),
+]
+
+
+def not_before(start: str | None, end: str | None) -> bool:
+    """Whether partial date `end` can be on or after `start` (compared at the coarser one's
+    precision: 2025 is not before 2025-06)."""
+    if start is None or end is None:
+        return True
+    precision = min(len(start), len(end))
+    return end[:precision] >= start[:precision]
+
+
 Region = Literal["central-asia", "east-asia"]
 # JSON numbers and booleans as they are: no "5" for 5, no 0 for false. Bounded, so that no
 # value overflows the database's integers.
@@ -173,17 +198,25 @@ class Country(CountryBase, table=True):
 class CountryIn(CitedIn, CountryBase):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
-    @model_validator(mode="after")
-    def _is_iso_3166(self) -> "CountryIn":
-        # In a POST body the id may still be missing: there is nothing to derive it from.
-        country = pycountry.countries.get(alpha_3=self.id) if self.id else None
+    @field_validator("iso2", "iso_numeric")
+    @classmethod
+    def _as_iso_3166_gives(cls, code: str, info: ValidationInfo) -> str:
+        alpha3 = info.data.get("id")
+        country = pycountry.countries.get(alpha_3=alpha3) if alpha3 else None
         if country is None:
-            raise ValueError(f"{self.id!r} is not an ISO 3166-1 alpha-3 code")
-        if (self.iso2, self.iso_numeric) != (country.alpha_2, country.numeric):
-            raise ValueError(
-                f"ISO 3166-1 gives {self.id} the codes {country.alpha_2} and {country.numeric}"
-            )
-        return self
+            return code  # the id's own error says why
+        expected = country.alpha_2 if info.field_name == "iso2" else country.numeric
+        if code != expected:
+            raise ValueError(f"ISO 3166-1 gives {alpha3} the code {expected}")
+        return code
+
+    @field_validator("id")
+    @classmethod
+    def _is_iso_3166(cls, alpha3: str | None) -> str | None:
+        # In a POST body the id may still be missing: there is nothing to derive it from.
+        if alpha3 is None or pycountry.countries.get(alpha_3=alpha3) is None:
+            raise ValueError(f"{alpha3!r} is not an ISO 3166-1 alpha-3 code")
+        return alpha3
 
 
 class CountryPublic(Cited, CountryBase):
@@ -256,11 +289,13 @@ class SummitIn(CitedIn, SummitBase):
     participants: list[Alpha3]
     attendees: list[Slug] = []
 
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> "SummitIn":
-        if self.end_date < self.start_date:
+    @field_validator("end_date")
+    @classmethod
+    def _not_before_start(cls, end_date: dt.date, info: ValidationInfo) -> dt.date:
+        start_date = info.data.get("start_date")
+        if start_date is not None and end_date < start_date:
             raise ValueError("end_date is before start_date")
-        return self
+        return end_date
 
 
 class SummitPublic(Cited, SummitBase):
@@ -469,6 +504,13 @@ class CommitmentParty(SQLModel, table=True):
 
 class CommitmentIn(CitedIn, CommitmentBase):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    @field_validator("end")
+    @classmethod
+    def _not_before_start(cls, end: str | None, info: ValidationInfo) -> str | None:
+        if not not_before(info.data.get("start"), end):
+            raise ValueError("end is before start")
+        return end
 
     parties: list[Alpha3]
 

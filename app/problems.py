@@ -23,6 +23,8 @@ INVALID_BODY = "urn:summit-api:problem:invalid-body"
 NOT_FOUND = "urn:summit-api:problem:not-found"
 CONFLICT = "urn:summit-api:problem:conflict"
 
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
 log = logging.getLogger("app.problems")
 
 
@@ -97,6 +99,8 @@ def _from_validation_error(error: RequestValidationError) -> Problem:
     for e in error.errors():
         location, *path = e["loc"] or ("request",)
         message = e["msg"]
+        if e["type"] == "json_invalid":  # the location is a character offset, not a field
+            message, path = f"{message} (at character {path[0] if path else 0})", []
         if location == "body":
             errors.append(InvalidParam(pointer="/" + "/".join(map(str, path)), detail=message))
         else:
@@ -127,6 +131,16 @@ async def _handle_validation(_request: Request, exc: Exception) -> JSONResponse:
 async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if exc.status_code == 400 and request.method in BODY_METHODS:
+        # FastAPI's answer to a body it cannot decode at all (bad UTF-8, nesting too deep).
+        return problem_response(
+            Problem(
+                422,
+                "The body is not readable JSON.",
+                title="Invalid request body",
+                type_=INVALID_BODY,
+            )
+        )
     if exc.status_code == 404:
         detail = f"No resource at {request.url.path}."
     headers: dict[str, Any] | None = getattr(exc, "headers", None)

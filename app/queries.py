@@ -114,6 +114,10 @@ def get_detail(session: Session, collection: Collection, key: str) -> Entity | N
     return entity
 
 
+def get_entity_count(session: Session, collection: Collection) -> int:
+    return session.exec(select(func.count()).select_from(collection.table)).one()
+
+
 def all_entities(session: Session, collection: Collection) -> list[Entity]:
     entities, _ = list_page(session, collection, filters={})
     return entities

@@ -3,6 +3,7 @@
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -117,6 +118,8 @@ def _csv_cell(value: Any) -> str:
     if isinstance(value, dict) and "source" in value:
         span = f"[{value['start']}:{value['end']}]" if value.get("start") is not None else ""
         return f"{value['source']}{span}"
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -115,22 +115,43 @@ def _describe_referrer(table: Table, row: Any, column: str) -> str:
     return f"{table.name} ({column})"
 
 
-def referrers(session: Session, collection: Collection, entity: Entity) -> list[str]:
-    """Everything that refers to `entity` and would be orphaned by deleting it.
-
-    Found from the schema's foreign keys, so a new relation is covered without code here. Rows
-    that belong to the entity itself (ON DELETE CASCADE) are not referrers.
-    """
+def _incoming_keys(collection: Collection) -> list[tuple[Table, Any]]:
+    """The foreign keys of other rows that point at `collection`'s table, as (table, key);
+    rows that belong to the entity itself (ON DELETE CASCADE) excluded."""
     target = collection.table.__table__  # type: ignore[attr-defined]
+    return [
+        (table, key)
+        for table in m.metadata.sorted_tables
+        for key in table.foreign_keys
+        if key.column.table is target and key.ondelete != "CASCADE"
+    ]
+
+
+def referenced_columns(collection: Collection) -> set[str]:
+    """The columns of `collection` that others refer to (an id, a summit's number)."""
+    return {key.column.name for _, key in _incoming_keys(collection)}
+
+
+def referrers(
+    session: Session,
+    collection: Collection,
+    entity: Entity,
+    *,
+    columns: set[str] | None = None,
+) -> list[str]:
+    """Everything that refers to `entity` (through any column, or only through `columns`) and
+    would be orphaned by deleting it, or by changing those columns.
+
+    Found from the schema's foreign keys, so a new relation is covered without code here.
+    """
     found = []
-    for table in m.metadata.sorted_tables:
-        for key in table.foreign_keys:
-            if key.column.table is not target or key.ondelete == "CASCADE":
-                continue
-            rows = session.connection().execute(
-                select(table).where(key.parent == entity[key.column.name])  # type: ignore[call-overload]
-            )
-            found.extend(_describe_referrer(table, row, key.parent.name) for row in rows)
+    for table, key in _incoming_keys(collection):
+        if columns is not None and key.column.name not in columns:
+            continue
+        rows = session.connection().execute(
+            select(table).where(key.parent == entity[key.column.name])  # type: ignore[call-overload]
+        )
+        found.extend(_describe_referrer(table, row, key.parent.name) for row in rows)
     return sorted(set(found))
 
 

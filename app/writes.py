@@ -18,12 +18,13 @@ from app import models as m
 from app import search
 from app.citations import CitationError, resolve
 from app.collections import Collection
-from app.queries import Entity, as_record, get_entity
+from app.queries import Entity, as_record, get_entity, get_entity_count
 from app.store import (
     bump_version,
     delete_entity,
     missing_references,
     record_change,
+    referenced_columns,
     referrers,
     save_entity,
 )
@@ -59,8 +60,9 @@ class WriteResult:
 
 
 def slugify(text: str) -> str:
-    """`Cooperation center on Poverty Reduction` → `cooperation-center-on-poverty-reduction`."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    """`China–Central Asia: Poverty Reduction` → `china-central-asia-poverty-reduction`."""
+    words = re.sub(r"[\W_]+", "-", text)  # dashes of any kind and punctuation part words
+    ascii_text = unicodedata.normalize("NFKD", words).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:120].strip("-")
 
 
@@ -127,7 +129,9 @@ def _check_citations_of_source(session: Session, entity: Entity) -> None:
     broken = [
         f"{c.collection} {c.entity_id!r}"
         for c in citing
-        if c.quote is not None and (text is None or text[c.start : c.end] != c.quote)
+        # a source with text takes quotes, one without takes none
+        if (c.quote is None) != (text is None)
+        or (c.quote is not None and text is not None and text[c.start : c.end] != c.quote)
     ]
     if broken:
         raise WriteError(
@@ -136,7 +140,40 @@ def _check_citations_of_source(session: Session, entity: Entity) -> None:
         )
 
 
-def _save(session: Session, collection: Collection, entity: Entity) -> None:
+def _check_unique(session: Session, collection: Collection, entity: Entity) -> None:
+    """A value another entity holds in a unique column (a summit's number, a country's iso2)."""
+    table = collection.table.__table__  # type: ignore[attr-defined]
+    for column in table.columns:
+        if column.unique and not column.primary_key and entity.get(column.name) is not None:
+            holder = session.exec(
+                select(table.c.id).where(column == entity[column.name], table.c.id != entity["id"])
+            ).first()
+            if holder is not None:
+                raise WriteError(
+                    "conflict",
+                    f"{collection.singular} {holder!r} already has {column.name}"
+                    f" {entity[column.name]!r}",
+                )
+
+
+def _check_referenced_keys(
+    session: Session, collection: Collection, before: Entity | None, after: Entity
+) -> None:
+    """A value others refer to (a summit's number) may not change under them."""
+    if before is None:
+        return
+    changed = {name for name in after if name != "id" and before.get(name) != after[name]}
+    blockers = referrers(session, collection, before, columns=changed)
+    if blockers:
+        names = ", ".join(sorted(changed & referenced_columns(collection)))
+        raise WriteError(
+            "conflict", f"{names} cannot change: still referred to by {', '.join(blockers)}"
+        )
+
+
+def _save(session: Session, collection: Collection, entity: Entity, before: Entity | None) -> None:
+    _check_unique(session, collection, entity)
+    _check_referenced_keys(session, collection, before, entity)
     _check_references(session, collection, entity)
     _resolve_citations(session, entity)
     if collection.name == "sources":
@@ -166,8 +203,12 @@ def _prepare(
             [FieldError("/text_file", "not accepted in a write; send `text`")],
         )
     if method == "POST":
+        if collection.singleton and get_entity_count(session, collection):
+            raise WriteError(
+                "conflict", f"there is one {collection.singular} already: PUT or PATCH it"
+            )
         record = dict(body)
-        if not record.get("id"):
+        if record.get("id") is None:
             # Without what the id derives from, validation below names what is missing.
             with contextlib.suppress(KeyError, TypeError):
                 record["id"] = slugify(collection.title(record))
@@ -206,7 +247,7 @@ def write(
             raise WriteError("conflict", f"still referred to by {', '.join(blockers)}")
         delete_entity(session, collection, before["id"])
     else:
-        _save(session, collection, after)
+        _save(session, collection, after, before)
         after = get_entity(session, collection, after["id"])
     entity_id = (after or before or {})["id"]
     version = bump_version(session)

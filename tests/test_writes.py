@@ -352,3 +352,77 @@ async def test_export_after_writes_loads_into_an_identical_database(writer, tmp_
     transport = httpx.ASGITransport(app=create_app(Settings(database_url=url)))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as fresh:
         assert (await fresh.get("/api/v1/export")).json() == exported
+
+
+# --- found by a tester attacking the writes ----------------------------------------------------
+
+
+async def test_giving_a_reference_source_text_is_409_for_its_quoteless_citations(writer):
+    response = await writer.patch("/api/v1/sources/iso-3166-1", json={"text": "ISO 3166 codes"})
+    assert "would break the citations of countries" in assert_problem(response, 409)["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "patch", "pointer"),
+    [
+        ("/api/v1/commitments/training-opportunities", {"start": "2026", "end": "2025"}, "/end"),
+        ("/api/v1/commitments/training-opportunities", {"start": "2025-13-45"}, "/start"),
+        (
+            "/api/v1/mechanism/china-central-asia-summit-mechanism",
+            {"established": "2022-13"},
+            "/established",
+        ),
+        ("/api/v1/sources/iso-3166-1", {"published": "2020-02-31"}, "/published"),
+        ("/api/v1/countries/KAZ", {"iso2": "CN"}, "/iso2"),
+        ("/api/v1/summits/2", {"end_date": "2025-06-01"}, "/end_date"),
+    ],
+)
+async def test_impossible_dates_and_codes_are_422_on_their_field(writer, path, patch, pointer):
+    problem = assert_problem(await writer.patch(path, json=patch), 422)
+    assert [e["pointer"] for e in problem["errors"]] == [pointer]
+
+
+async def test_conflicts_name_what_conflicts_never_the_schema(writer):
+    problem = assert_problem(await writer.patch("/api/v1/summits/2", json={"number": 5}), 409)
+    assert problem["detail"].startswith("number cannot change: still referred to by agreements")
+    problem = assert_problem(await writer.patch("/api/v1/summits/2", json={"number": 1}), 409)
+    assert problem["detail"] == "summit 'first-summit' already has number 1"
+    assert "constraint" not in problem["detail"].lower()
+
+
+async def test_there_is_one_mechanism(writer):
+    current = (await writer.get("/api/v1/mechanism")).json()
+    response = await writer.post("/api/v1/mechanism", json={**current, "id": "another"})
+    assert "there is one mechanism already" in assert_problem(response, 409)["detail"]
+
+
+async def test_unreadable_bodies_are_422(writer):
+    for body in (b'{"title": "\xff\xfe"}', b"[" * 5000 + b"]" * 5000, b"{not json"):
+        response = await writer.post(
+            "/api/v1/commitments", content=body, headers={"Content-Type": "application/json"}
+        )
+        problem = assert_problem(response, 422)
+        assert problem["title"] == "Invalid request body"
+
+
+async def test_empty_id_is_invalid_and_derived_ids_split_on_dashes(writer):
+    problem = assert_problem(
+        await writer.post("/api/v1/commitments", json={**COMMITMENT, "id": ""}), 422
+    )
+    assert problem["errors"][0]["pointer"] == "/id"
+    created = await writer.post(
+        "/api/v1/commitments", json={**COMMITMENT, "title": "China–Central Asia pledge"}
+    )
+    assert created.json()["id"] == "china-central-asia-pledge"
+
+
+async def test_write_answers_carry_the_version_they_made(writer):
+    before = int((await writer.get("/api/v1/countries")).headers["x-dataset-version"])
+    response = await writer.patch("/api/v1/countries/CHN", json={"capital": "Beijing"})
+    assert int(response.headers["x-dataset-version"]) == before + 1
+
+
+async def test_audit_trail_as_csv_keeps_records_as_json(writer):
+    await writer.patch("/api/v1/countries/CHN", json={"capital": "Beijing"})
+    text = (await writer.get("/api/v1/changes?format=csv&fields=before")).text
+    assert '""capital"": ""Beijing""' in text
