@@ -12,12 +12,14 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
 SQLITE_BEGIN = "sqlite_begin"
+WRITE_LOCK_KEY = 20261127  # the PostgreSQL advisory lock that writers take
 
 
 def make_engine(database_url: str, *, busy_timeout_ms: int = 5000) -> Engine:
     """An engine for `database_url`; SQLite gets foreign keys, WAL and a busy timeout."""
     if not database_url.startswith("sqlite"):
-        return create_engine(database_url, pool_pre_ping=True)
+        # One snapshot per read transaction, so a read never sees half of a write.
+        return create_engine(database_url, pool_pre_ping=True, isolation_level="REPEATABLE READ")
     engine = create_engine(database_url, connect_args={"check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -45,9 +47,18 @@ def make_engine(database_url: str, *, busy_timeout_ms: int = 5000) -> Engine:
 def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
     """One transaction: committed on success, rolled back on any error. `write` takes the
     database's write lock at the start (SQLite), so that concurrent writers queue."""
-    bind = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"}) if write else engine
+    bind = engine
+    if write and engine.dialect.name == "sqlite":
+        bind = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+    elif write:
+        bind = engine.execution_options(isolation_level="READ COMMITTED")
     with Session(bind, expire_on_commit=False) as session:
         try:
+            if write and engine.dialect.name == "postgresql":
+                # Writers queue on one lock for the transaction, as on SQLite.
+                session.connection().exec_driver_sql(
+                    f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"
+                )
             yield session
             session.commit()
         except BaseException:

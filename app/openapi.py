@@ -14,7 +14,7 @@ from app.config import API_PREFIX
 from app.db import Database
 from app.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
 from app.queries import export, get_detail, list_page
-from app.search import match_expression, search
+from app.search import query_words, search
 from app.timeline import timeline
 
 
@@ -45,7 +45,7 @@ def _examples(database: Database) -> dict[str, Any]:
 def _dataset_examples(database: Database) -> dict[str, Any]:
     with database.session() as session:
         events = timeline(session)
-        hits, total = search(session, match_expression("Astana") or "", limit=1, offset=0)
+        hits, total = search(session, query_words("Astana"), limit=1, offset=0)
         document = export(session)
     page = {"total": len(events), "limit": 1, "offset": 0}
     return {

@@ -1,4 +1,4 @@
-"""Full-text search over every collection, with SQLite's FTS5.
+"""Full-text search over every collection: SQLite's FTS5, or PostgreSQL's tsvector.
 
 The index is a derived table (`search_index`, created by the migrations): the seed loader and
 every write rebuild it from the entities, so it never disagrees with them.
@@ -75,34 +75,49 @@ def reindex_entity(
         connection.execute(INSERT_DOCUMENT, _document(collection, entity))
 
 
-def match_expression(query: str) -> str | None:
-    """The FTS5 expression for a user's words: every word must match, each as a prefix.
+def query_words(query: str) -> list[str]:
+    """The words of a user's query: runs of letters and digits, nothing else, so that no
+    operator of the search engine's own syntax can come from user input."""
+    return re.findall(WORD, query)
 
-    Each word is quoted, so FTS5's operators in user input are only words. None when the query
-    holds no word at all.
-    """
-    words = re.findall(WORD, query)
-    return " ".join(f'"{word}"*' for word in words) or None
+
+# Every word must match, each as a prefix; the title weighs more than the body.
+SQLITE_SEARCH = (
+    "SELECT count(*) FROM search_index WHERE search_index MATCH :q",
+    "SELECT type, entity_id, url, title,"
+    " snippet(search_index, 4, :open, :close, '…', 16) AS snippet"
+    " FROM search_index WHERE search_index MATCH :q"
+    " ORDER BY bm25(search_index, 0, 0, 0, 10.0, 1.0), type, entity_id"
+    " LIMIT :limit OFFSET :offset",
+)
+POSTGRESQL_SEARCH = (
+    "SELECT count(*) FROM search_index WHERE document @@ to_tsquery('simple', :q)",
+    "SELECT type, entity_id, url, title,"
+    " ts_headline('simple', body, to_tsquery('simple', :q),"
+    " 'StartSel=' || :open || ', StopSel=' || :close || ', MaxWords=16, MinWords=6') AS snippet"
+    " FROM search_index WHERE document @@ to_tsquery('simple', :q)"
+    " ORDER BY ts_rank(document, to_tsquery('simple', :q)) DESC, type, entity_id"
+    " LIMIT :limit OFFSET :offset",
+)
+
+
+def _expression(dialect: str, words: list[str]) -> str:
+    if dialect == "postgresql":
+        return " & ".join(f"{word}:*" for word in words)
+    return " ".join(f'"{word}"*' for word in words)  # FTS5: quoted, so only ever words
 
 
 def search(
-    session: Session, expression: str, *, limit: int, offset: int
+    session: Session, words: list[str], *, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    """Hits for an expression from `match_expression`, best first, and their total."""
-    params = {"q": expression, "limit": limit, "offset": offset}
+    """Entities matching every word (each as a prefix), best first, and their total."""
     connection = session.connection()
-    total = connection.execute(
-        text("SELECT count(*) FROM search_index WHERE search_index MATCH :q"), params
-    ).scalar_one()
+    dialect = connection.dialect.name
+    count_sql, hits_sql = POSTGRESQL_SEARCH if dialect == "postgresql" else SQLITE_SEARCH
+    params = {"q": _expression(dialect, words), "limit": limit, "offset": offset}
+    total = connection.execute(text(count_sql), params).scalar_one()
     rows = connection.execute(
-        text(
-            "SELECT type, entity_id, url, title,"
-            " snippet(search_index, 4, :open, :close, '…', 16) AS snippet"
-            " FROM search_index WHERE search_index MATCH :q"
-            " ORDER BY bm25(search_index, 0, 0, 0, 10.0, 1.0), type, entity_id"
-            " LIMIT :limit OFFSET :offset"
-        ),
-        {**params, "open": HIGHLIGHT[0], "close": HIGHLIGHT[1]},
+        text(hits_sql), {**params, "open": HIGHLIGHT[0], "close": HIGHLIGHT[1]}
     ).all()
     hits = [
         {

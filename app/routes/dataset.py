@@ -82,11 +82,11 @@ async def search_dataset(
     query: Annotated[SearchQuery, Query()],  # type: ignore[valid-type]
 ) -> Response:
     fields = parse_fields(SearchHit, query.fields)
-    expression = search.match_expression(query.q)
-    if expression is None:
+    words = search.query_words(query.q)
+    if not words:
         raise bad_parameter("q", "must contain at least one word")
     with database.session() as session:
-        hits, total = search.search(session, expression, limit=query.limit, offset=query.offset)
+        hits, total = search.search(session, words, limit=query.limit, offset=query.offset)
     return page_response(
         request,
         SearchHit,

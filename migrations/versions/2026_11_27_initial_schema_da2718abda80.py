@@ -24,10 +24,27 @@ SEARCH_INDEX_SQLITE = (
 )
 
 
+SEARCH_INDEX_POSTGRESQL = (
+    "CREATE TABLE search_index ("
+    " type text NOT NULL, entity_id text NOT NULL, url text NOT NULL,"
+    " title text NOT NULL, body text NOT NULL,"
+    " document tsvector GENERATED ALWAYS AS ("
+    "setweight(to_tsvector('simple', title), 'A') || setweight(to_tsvector('simple', body), 'B')"
+    ") STORED,"
+    " PRIMARY KEY (type, entity_id))",
+    "CREATE INDEX ix_search_index_document ON search_index USING gin (document)",
+)
+
+
 def create_search_index() -> None:
-    """The full-text index (app/search.py): FTS5 on SQLite; outside the models, as it is derived."""
-    if op.get_bind().dialect.name == "sqlite":
+    """The full-text index (app/search.py), outside the models as it is derived: FTS5 on
+    SQLite, a tsvector with a GIN index on PostgreSQL."""
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
         op.execute(SEARCH_INDEX_SQLITE)
+    elif dialect == "postgresql":
+        for statement in SEARCH_INDEX_POSTGRESQL:
+            op.execute(statement)
 
 
 def drop_search_index() -> None:
