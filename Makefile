@@ -6,7 +6,10 @@ PORT ?= 8000
 DATABASE_URL ?= sqlite:///./data/summit.db
 export DATABASE_URL
 
-.PHONY: install migrate seed run test lint clean
+# The PostgreSQL server `make test-postgres` runs the whole suite against (one database per test).
+TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+
+.PHONY: install migrate seed run test test-postgres lint clean
 
 # The virtual environment, re-installed whenever pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -33,6 +36,9 @@ lint: install
 
 test: install lint
 	$(BIN)/pytest
+
+test-postgres: install
+	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -21,7 +21,7 @@ from pydantic import (
     create_model,
     field_validator,
 )
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, false, or_, select
 from sqlmodel import SQLModel
 
 from app import models as m
@@ -210,6 +210,8 @@ class Collection:
 
     def lookup(self, key: str) -> ColumnElement[bool]:
         """The condition that finds the entity `key` (from a URL) names."""
+        if "\x00" in key:  # names nothing, and PostgreSQL refuses to compare such text
+            return false()
         if self.find_by_key is not None:
             return self.find_by_key(key)
         return self.id_column == key

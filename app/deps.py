@@ -27,9 +27,11 @@ async def check_query_string(request: Request) -> None:
     if len(request.scope["query_string"]) > MAX_QUERY_LENGTH:
         raise Problem(414, f"The query string is longer than {MAX_QUERY_LENGTH} bytes.")
     seen: set[str] = set()
-    for name, _ in request.query_params.multi_items():
+    for name, value in request.query_params.multi_items():
         if name in seen:
             raise bad_parameter(name, "given more than once")
+        if "\x00" in value:
+            raise bad_parameter(name, "contains a NUL character")
         seen.add(name)
 
 

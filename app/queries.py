@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import Session, SQLModel, select
 
 from app import models as m
@@ -144,11 +144,10 @@ def dataset_version(session: Session) -> int | None:
 
 def readiness(session: Session, *, schema_head: str) -> dict[str, bool]:
     """Whether the schema is at the migrations' head and the dataset has been loaded."""
+    connection = session.connection()  # an unreachable database raises here, to the caller
     try:
-        revision = (
-            session.connection().execute(text("SELECT version_num FROM alembic_version")).scalar()
-        )
-    except OperationalError:  # no alembic_version table: never migrated
+        revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except (OperationalError, ProgrammingError):  # no alembic_version table: never migrated
         session.rollback()
         return {"database": True, "migrated": False, "seeded": False}
     migrated = revision == schema_head

@@ -86,8 +86,25 @@ def _invalid_from(error: ValidationError) -> WriteError:
     return WriteError("invalid", summary, errors)
 
 
+def _nul_pointers(value: Any, pointer: str = "") -> list[str]:
+    """Where a text holds a NUL character, which no database column can store."""
+    if isinstance(value, str):
+        return [pointer or "/"] if "\x00" in value else []
+    if isinstance(value, Mapping):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)  # type: ignore[assignment]
+    else:
+        return []
+    return [p for key, item in items for p in _nul_pointers(item, f"{pointer}/{key}")]
+
+
 def validate_record(collection: Collection, record: Mapping[str, Any]) -> Entity:
     """`record` checked against the collection's `In` model, as a plain dict."""
+    nul = _nul_pointers(record)
+    if nul:
+        errors = [FieldError(p, "contains a NUL character") for p in nul]
+        raise WriteError("invalid", f"{nul[0]}: contains a NUL character", errors)
     try:
         model: BaseModel = collection.create.model_validate(record)
     except ValidationError as error:

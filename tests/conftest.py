@@ -4,6 +4,7 @@ Migrating and seeding happen once per run into a template file; each test then w
 so tests are isolated without paying for the migrations every time.
 """
 
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,12 +14,17 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, make_url
 
 from app.config import Settings
 from app.db import make_engine
 from app.main import PROJECT_ROOT, create_app
 from seed.loader import load_file
+
+# Set by .ci/run for its second pass: the whole suite then runs on PostgreSQL, each test on a
+# database of its own made from a migrated, seeded template (CREATE DATABASE ... TEMPLATE).
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+BACKEND = "postgresql" if POSTGRES_URL else "sqlite"
 
 
 def sqlite_url(path: Path) -> str:
@@ -31,26 +37,74 @@ def migrate(database_url: str, revision: str = "head") -> None:
     command.upgrade(config, revision)
 
 
+class Databases:
+    """Fresh databases for tests: SQLite files, or databases on a PostgreSQL server."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.created: list[str] = []
+        self.admin = (
+            create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT") if POSTGRES_URL else None
+        )
+
+    def _name(self) -> str:
+        name = f"summit_test_{os.getpid()}_{len(self.created)}"
+        self.created.append(name)
+        return name
+
+    def empty(self) -> str:
+        """The URL of a new database with nothing in it."""
+        return self.copy(None)
+
+    def copy(self, template_url: str | None) -> str:
+        """The URL of a new database holding what `template_url`'s holds (nothing if None)."""
+        name = self._name()
+        if self.admin is None:
+            path = self.directory / f"{name}.db"
+            if template_url is not None:
+                shutil.copyfile(template_url.removeprefix("sqlite:///"), path)
+            return sqlite_url(path)
+        template = "" if template_url is None else f" TEMPLATE {make_url(template_url).database}"
+        with self.admin.connect() as connection:
+            connection.exec_driver_sql(f"CREATE DATABASE {name}{template}")
+        return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        if self.admin is None:
+            return
+        with self.admin.connect() as connection:
+            for name in self.created:
+                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        self.admin.dispose()
+
+
 @pytest.fixture(scope="session")
-def template_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "summit.db"
-    migrate(sqlite_url(path))
-    engine = make_engine(sqlite_url(path))
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
+    databases = Databases(tmp_path_factory.mktemp("databases"))
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def template_database(databases: Databases) -> str:
+    """The URL of a database migrated and seeded once per run, for tests to copy."""
+    url = databases.empty()
+    migrate(url)
+    engine = make_engine(url)
     load_file(engine)
     engine.dispose()
-    return path
+    return url
 
 
 @pytest.fixture
-def database_path(tmp_path: Path, template_database: Path) -> Path:
-    path = tmp_path / "summit.db"
-    shutil.copyfile(template_database, path)
-    return path
+def database_url(databases: Databases, template_database: str) -> str:
+    """A database of this test's own, migrated and seeded."""
+    return databases.copy(template_database)
 
 
 @pytest.fixture
-def database_url(database_path: Path) -> str:
-    return sqlite_url(database_path)
+def empty_database_url(databases: Databases) -> str:
+    return databases.empty()
 
 
 @pytest.fixture
@@ -92,3 +146,22 @@ async def writer(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         transport=transport, base_url="http://testserver", headers=headers
     ) as client:
         yield client
+
+
+@pytest.fixture(autouse=True)
+def dispose_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Close the connections of every app a test made: the in-process client runs no lifespan,
+    and a PostgreSQL server refuses clients past its limit."""
+    import app.main
+
+    engines: list[Engine] = []
+
+    def make_and_remember(*args, **kwargs):  # type: ignore[no-untyped-def]
+        engine = make_engine(*args, **kwargs)
+        engines.append(engine)
+        return engine
+
+    monkeypatch.setattr(app.main, "make_engine", make_and_remember)
+    yield
+    for engine in engines:
+        engine.dispose()

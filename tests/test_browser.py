@@ -48,10 +48,8 @@ def rendered_dom(url: str, profile: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def served_docs(tmp_path_factory, template_database):
-    path = tmp_path_factory.mktemp("browser") / "summit.db"
-    shutil.copyfile(template_database, path)
-    with running_server(f"sqlite:///{path}") as base_url:
+def served_docs(databases, template_database):
+    with running_server(databases.copy(template_database)) as base_url:
         yield base_url
 
 

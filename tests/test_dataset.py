@@ -9,7 +9,7 @@ from app.config import Settings
 from app.db import make_engine
 from app.main import create_app
 from seed.loader import load, parse
-from tests.conftest import migrate, sqlite_url
+from tests.conftest import migrate
 
 pytestmark = pytest.mark.anyio
 
@@ -73,14 +73,14 @@ async def test_search_treats_operators_as_words(client):
     assert hits[0] == ("priority-areas", "green-mining")
 
 
-async def test_export_loads_back_into_an_identical_database(client, tmp_path):
+async def test_export_loads_back_into_an_identical_database(client, tmp_path, empty_database_url):
     exported = (await client.get("/api/v1/export")).json()
     assert len(exported["countries"]) == 6
     assert exported["sources"][0]["text"].startswith("Chinese President Xi Jinping")
     path = tmp_path / "export.json"
     path.write_text(json.dumps(exported, ensure_ascii=False), encoding="utf-8")
 
-    url = sqlite_url(tmp_path / "reloaded.db")
+    url = empty_database_url
     migrate(url)
     engine = make_engine(url)
     report = load(engine, parse(path))

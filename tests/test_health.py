@@ -4,7 +4,6 @@ import pytest
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import sqlite_url
 
 pytestmark = pytest.mark.anyio
 
@@ -19,10 +18,10 @@ async def test_ready_when_migrated_and_seeded(client):
     assert body == {"status": "ok", "checks": {"database": True, "migrated": True, "seeded": True}}
 
 
-async def test_not_ready_on_an_empty_database(tmp_path):
+async def test_not_ready_on_an_empty_database(empty_database_url):
     import httpx
 
-    app = create_app(Settings(database_url=sqlite_url(tmp_path / "empty.db")))
+    app = create_app(Settings(database_url=empty_database_url))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         response = await client.get("/readyz")

@@ -1,20 +1,22 @@
 """The schema comes from the migrations alone, and they agree with the models."""
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from app.db import make_engine
 from app.main import PROJECT_ROOT
 from app.models import metadata
-from tests.conftest import migrate, sqlite_url
+from tests.conftest import BACKEND, migrate
 
 
-def test_migrations_produce_exactly_the_models_schema(tmp_path):
-    engine = make_engine(sqlite_url(tmp_path / "fresh.db"))
-    migrate(str(engine.url))
+def test_migrations_produce_exactly_the_models_schema(empty_database_url):
+    migrate(empty_database_url)
+    engine = make_engine(empty_database_url)
     with engine.connect() as connection:
         context = MigrationContext.configure(
             connection,
@@ -29,14 +31,15 @@ def test_migrations_produce_exactly_the_models_schema(tmp_path):
     engine.dispose()
 
 
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's own settings; this run is on PostgreSQL")
 def test_sqlite_runs_with_foreign_keys_and_wal(engine):
     with engine.connect() as connection:
         assert connection.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
         assert connection.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
 
 
-def test_downgrade_to_base_removes_every_table(tmp_path):
-    url = sqlite_url(tmp_path / "round.db")
+def test_downgrade_to_base_removes_every_table(empty_database_url):
+    url = empty_database_url
     migrate(url)
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.attributes["database_url"] = url
@@ -47,9 +50,6 @@ def test_downgrade_to_base_removes_every_table(tmp_path):
 
 
 def test_constraints_hold_in_the_database(engine):
-    import pytest
-    from sqlalchemy.exc import IntegrityError
-
     statements = [
         "UPDATE summit SET end_date = '2025-06-01' WHERE number = 2",
         "UPDATE trade_statistic SET currency = 'usd' WHERE currency = 'USD'",

@@ -8,7 +8,7 @@ import pytest
 from app.config import Settings
 from app.main import create_app
 from seed.loader import load, parse
-from tests.conftest import BOT_KEY, EDITOR_KEY, migrate, sqlite_url
+from tests.conftest import BOT_KEY, EDITOR_KEY, migrate
 from tests.test_errors import assert_problem
 
 pytestmark = pytest.mark.anyio
@@ -335,14 +335,16 @@ async def test_the_audit_trail_records_who_what_and_before_after(writer):
     assert EDITOR_KEY not in response.text and BOT_KEY not in response.text
 
 
-async def test_export_after_writes_loads_into_an_identical_database(writer, tmp_path):
+async def test_export_after_writes_loads_into_an_identical_database(
+    writer, tmp_path, empty_database_url
+):
     await writer.post("/api/v1/commitments", json=COMMITMENT)
     await writer.patch("/api/v1/summits/2", json={"notes": None})
     await writer.delete("/api/v1/priority-areas/green-mining")
     exported = (await writer.get("/api/v1/export")).json()
     path = tmp_path / "export.json"
     path.write_text(json.dumps(exported, ensure_ascii=False), encoding="utf-8")
-    url = sqlite_url(tmp_path / "fresh.db")
+    url = empty_database_url
     migrate(url)
     from app.db import make_engine
 
