@@ -9,7 +9,7 @@ export DATABASE_URL
 # The PostgreSQL server `make test-postgres` runs the whole suite against (one database per test).
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: install migrate seed run test test-postgres lint clean
+.PHONY: install migrate seed run test test-postgres lint bench clean
 
 # The virtual environment, re-installed whenever pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -39,6 +39,10 @@ test: install lint
 
 test-postgres: install
 	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest
+
+# Minutes, not seconds: see the README's Benchmark section. Not part of `make test`.
+bench: install
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -1,60 +1,122 @@
-"""Conditional requests: a strong ETag on every GET of data, 304 without touching the database.
+"""Conditional requests and the read cache, both keyed by the dataset version.
 
-The ETag is derived from the dataset version and the request (path, query, the representation
-asked for), so it is known before the route runs: a matching `If-None-Match` is answered at
-once. The version lives in memory (`DatasetVersion`): a write by this process moves it at once,
-and it is read again from the database at most once a second, so that a change made by another
-process (the seed loader, another worker) is seen within that second.
+Every read of data looks the version up once, with one single-row query on a connection kept for
+the purpose, so that a write through any process is seen by every process at once. The ETag is
+derived from that version and the request (path, query, the representation asked for), so it is
+known before the route runs: a matching `If-None-Match` is answered at once, and a whole answer
+made earlier for the same ETag is sent again without running the route. A write moves the
+version, which empties the cache.
 """
 
 import hashlib
 import logging
-import math
-import time
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine
 from starlette.datastructures import MutableHeaders
 from starlette.types import Message, Receive, Scope, Send
 
 from app.asgi import HTTPMiddleware, header
 from app.config import API_PREFIX
-from app.db import Database
-from app.queries import dataset_version
 
 DATA_CACHE_CONTROL = "public, max-age=60"
 DOCS_CACHE_CONTROL = "public, max-age=300"
 NO_STORE = "no-store"
 VARY = "Accept, Accept-Encoding"
+VERSION_QUERY = "SELECT version FROM dataset_version WHERE id = 1"
 
 log = logging.getLogger("app.caching")
 
 
 class DatasetVersion:
-    """The version of the data this process serves, without a query per request."""
+    """The version of the data, read per request on one connection of its own.
 
-    def __init__(self, database: Database, *, refresh_seconds: float = 1.0) -> None:
-        self._database = database
-        self._refresh_seconds = refresh_seconds
-        self._value: int | None = None
-        self._read_at = -math.inf
+    The query goes to the driver directly: it is the one statement a cached answer costs, so it
+    skips the ORM. The connection is in autocommit mode, so each lookup sees the latest commit.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection = None  # type: ignore[var-annotated]
+        self._lock = threading.Lock()
+        self.lookups = 0
 
     def current(self) -> int | None:
         """The version; None while the database cannot be read or holds no data."""
-        now = time.monotonic()
-        if now - self._read_at >= self._refresh_seconds:
-            self._read_at = now
+        with self._lock:
+            self.lookups += 1
             try:
-                with self._database.session() as session:
-                    self._value = dataset_version(session)
-            except SQLAlchemyError:
+                cursor = self._connect().cursor()
+                try:
+                    cursor.execute(VERSION_QUERY)
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+            except self._engine.dialect.loaded_dbapi.Error:
                 log.warning("dataset version unavailable: the database cannot be read")
-                self._value = None
-        return self._value
+                self._discard()
+                return None
+            return None if row is None else int(row[0])
 
-    def moved_to(self, version: int) -> None:
-        """Record a write this process made: its answers change at once."""
-        self._value = version
-        self._read_at = time.monotonic()
+    def _connect(self):  # type: ignore[no-untyped-def]
+        if self._connection is None:
+            connection = self._engine.raw_connection()
+            connection.rollback()
+            if self._engine.dialect.name == "postgresql":
+                connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+            self._connection = connection
+        return self._connection
+
+    def _discard(self) -> None:
+        if self._connection is not None:
+            self._connection.invalidate()  # closes it, logging rather than raising on failure
+            self._connection = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+class ResponseCache:
+    """Whole answers by ETag, for the current dataset version only; least recently used go
+    first. Answers larger than `max_body_bytes` (exports) are not kept."""
+
+    def __init__(self, *, max_entries: int = 2048, max_body_bytes: int = 512 * 1024) -> None:
+        self.max_entries = max_entries
+        self.max_body_bytes = max_body_bytes
+        self._version: int | None = None
+        self._entries: OrderedDict[str, CachedResponse] = OrderedDict()
+
+    def get(self, version: int, etag: str) -> CachedResponse | None:
+        if version != self._version:
+            self._entries.clear()
+            self._version = version
+            return None
+        entry = self._entries.get(etag)
+        if entry is not None:
+            self._entries.move_to_end(etag)
+        return entry
+
+    def put(self, version: int, etag: str, entry: CachedResponse) -> None:
+        if version != self._version or self.max_entries <= 0:
+            return  # made for a version that has moved on since
+        self._entries[etag] = entry
+        if len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def entity_tag(scope: Scope, version: int) -> str:
@@ -83,36 +145,61 @@ class ConditionalGetMiddleware(HTTPMiddleware):
         path, method = scope["path"], scope["method"]
         is_data = path.startswith(API_PREFIX)
         keyed = bool(header(scope, b"authorization"))
-        tracker = scope["app"].state.dataset_version
-        version = tracker.current() if is_data else None
+        state = scope["app"].state
+        version = state.dataset_version.current() if is_data else None
         etag = (
             entity_tag(scope, version)
             if version is not None and method == "GET" and not keyed
             else None
         )
-        if etag and _matches(header(scope, b"if-none-match"), etag):
-            await self._not_modified(send, etag, version)
-            return
+        if etag and version is not None:
+            if _matches(header(scope, b"if-none-match"), etag):
+                await self._not_modified(send, etag, version)
+                return
+            cached = state.response_cache.get(version, etag)
+            if cached is not None:
+                await self._replay(send, cached)
+                return
+
+        cache: ResponseCache = state.response_cache
+        kept: list[bytes] | None = None  # the body so far, while the answer may be cached
+        start: tuple[int, list[tuple[bytes, bytes]]] | None = None
 
         async def send_with_cache_headers(message: Message) -> None:
+            nonlocal kept, start
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 ok = message["status"] == 200 and method == "GET" and not keyed
                 if is_data:
                     headers["Vary"] = VARY
                     # A write has moved the version by now: answer with the one it made.
-                    shown = version if method == "GET" else tracker.current()
+                    shown = version if method == "GET" else state.dataset_version.current()
                     if shown is not None:
                         headers["X-Dataset-Version"] = str(shown)
                     if ok and etag:
                         headers["ETag"] = etag
+                        # A copy now: the outer layers add per-request headers to the list.
+                        kept, start = [], (message["status"], list(message["headers"]))
                     headers["Cache-Control"] = DATA_CACHE_CONTROL if ok else NO_STORE
                 elif "cache-control" not in headers:
                     docs = ok and not path.startswith(("/healthz", "/readyz"))
                     headers["Cache-Control"] = DOCS_CACHE_CONTROL if docs else NO_STORE
+            elif message["type"] == "http.response.body" and kept is not None:
+                kept.append(message.get("body", b""))
+                if sum(map(len, kept)) > cache.max_body_bytes:
+                    kept = None
+                elif not message.get("more_body", False) and start is not None:
+                    entry = CachedResponse(*start, b"".join(kept))
+                    cache.put(version, etag, entry)  # type: ignore[arg-type]
             await send(message)
 
         await self.app(scope, receive, send_with_cache_headers)
+
+    @staticmethod
+    async def _replay(send: Send, cached: CachedResponse) -> None:
+        headers = list(cached.headers)  # outer layers add theirs to this list
+        await send({"type": "http.response.start", "status": cached.status, "headers": headers})
+        await send({"type": "http.response.body", "body": cached.body})
 
     @staticmethod
     async def _not_modified(send: Send, etag: str, version: int) -> None:

@@ -31,7 +31,9 @@ from app.config import API_PREFIX
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}$")]
 Year = Annotated[int, Field(ge=1900, le=2100)]
 SummitNumber = Annotated[int, Field(ge=1, le=1_000_000)]
-MAX_OFFSET = 1_000_000_000
+# Deeper than this, a list is paged by the cursors in its `Link` header: an offset costs in
+# proportion to its size, a cursor does not.
+MAX_OFFSET = 10_000
 # A summit's number in a path: plain ASCII digits, no leading zero, in SummitNumber's range.
 SUMMIT_NUMBER_PATH = re.compile(r"[1-9][0-9]{0,5}")
 
@@ -46,7 +48,12 @@ class PageQuery(NoQuery):
     """Paging and format, as every list takes them."""
 
     limit: int = Field(50, ge=1, le=500, description="Items per page, 1 to 500.")
-    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Items to skip.")
+    offset: int = Field(
+        0,
+        ge=0,
+        le=MAX_OFFSET,
+        description=f"Items to skip, up to {MAX_OFFSET:,}. Deeper pages: follow `Link`.",
+    )
     format: Literal["json", "csv"] | None = Field(
         None, description="`csv` for CSV (as `Accept: text/csv` does); JSON by default."
     )
@@ -65,6 +72,14 @@ class ListQuery(PageQuery, FieldsQuery):
         None,
         description="Comma-separated fields to sort by, in order; `-` before a field sorts it "
         "descending, e.g. `-year,id`.",
+    )
+    cursor: str | None = Field(
+        None,
+        max_length=2048,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Where the page starts, as the `next`, `prev` and `last` URLs of the `Link` "
+        "header give it (opaque; made for one `sort`). Costs the same at any depth; not with "
+        "`offset`.",
     )
 
     def filter_values(self) -> dict[str, Any]:

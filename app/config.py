@@ -23,8 +23,8 @@ class Settings(BaseSettings):
     summit_api_keys: SecretStr = SecretStr("")
     # The largest request body a write may send, in bytes.
     max_body_bytes: int = 1024 * 1024
-    # How often each process re-reads the dataset version, to see other processes' writes.
-    dataset_version_refresh_seconds: float = 1.0
+    # How many whole answers each process keeps for the current dataset version; 0: none.
+    response_cache_entries: int = 2048
     # Origins whose pages may read the API from a browser (CORS); "*" is any. Comma-separated
     # in the environment: CORS_ORIGINS=https://a.example,https://b.example
     cors_origins: Annotated[list[str], NoDecode] = ["*"]

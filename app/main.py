@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app import metrics, middleware, openapi, problems
-from app.caching import DatasetVersion
+from app.caching import DatasetVersion, ResponseCache
 from app.collections import COLLECTIONS
 from app.config import API_PREFIX, Settings, get_settings
 from app.db import Database, make_engine
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.dataset_version.close()
         database.engine.dispose()
 
     # FastAPIOffline serves Swagger UI's and ReDoc's scripts from the package, not a CDN.
@@ -69,9 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=OPENAPI_TAGS,
     )
     app.state.database = database
-    app.state.dataset_version = DatasetVersion(
-        database, refresh_seconds=settings.dataset_version_refresh_seconds
-    )
+    app.state.dataset_version = DatasetVersion(database.engine)
+    app.state.response_cache = ResponseCache(max_entries=settings.response_cache_entries)
     app.state.schema_head = schema_head()
     app.state.metrics = metrics.Metrics()
     problems.install(app)

@@ -39,6 +39,19 @@ class Metrics:
             "The version of the data this process serves.",
             registry=self.registry,
         )
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:  # labels() costs a lookup under a lock: once per series is enough
+            series = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
 
 class MetricsMiddleware(HTTPMiddleware):
@@ -58,8 +71,7 @@ class MetricsMiddleware(HTTPMiddleware):
             app = scope["app"]
             route = template_of(app, scope["path"]) or UNMATCHED
             metrics: Metrics = app.state.metrics
-            metrics.requests.labels(scope["method"], route, str(status)).inc()
-            metrics.latency.labels(scope["method"], route).observe(time.perf_counter() - started)
+            metrics.observe(scope["method"], route, status, time.perf_counter() - started)
 
 
 router = APIRouter()

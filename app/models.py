@@ -395,13 +395,15 @@ class TradeStatisticBase(SQLModel):
     currency: CurrencyCode = Field(index=True)
     value_as_stated: str | None = None
     record_high: StrictBool = False
-    change_percent: Annotated[float, Field(ge=-100, le=10**9)] | None = None
+    change_percent: Annotated[float, Strict(), Field(ge=-100, le=10**9)] | None = None
     change_base_year: YearNumber | None = None
 
 
 class TradeStatistic(TradeStatisticBase, table=True):
     __tablename__ = "trade_statistic"
     __table_args__ = (
+        # The default order, so that a page by cursor is a range scan however deep it starts.
+        Index("ix_trade_statistic_year_id", "year", "id"),
         CheckConstraint("value >= 0", name="value_not_negative"),
         CheckConstraint("length(currency) = 3 AND upper(currency) = currency", name="currency"),
         CheckConstraint("flow IN ('total', 'export', 'import')", name="flow"),

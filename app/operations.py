@@ -32,6 +32,14 @@ def methods_at(app: FastAPI, path: str) -> set[str]:
     return {m for pattern, _, methods in _operations(app) if pattern.match(path) for m in methods}
 
 
+KNOWN_PATHS = 4096  # how many paths' templates each app remembers
+
+
 def template_of(app: FastAPI, path: str) -> str | None:
     """The documented path template `path` falls under (`/api/v1/summits/{number}`), if any."""
-    return next((t for pattern, t, _ in _operations(app) if pattern.match(path)), None)
+    known: dict[str, str | None] = app.state._state.setdefault("templates", {})
+    if path not in known:
+        if len(known) >= KNOWN_PATHS:  # clients choose paths: the memory stays bounded
+            known.clear()
+        known[path] = next((t for pattern, t, _ in _operations(app) if pattern.match(path)), None)
+    return known[path]

@@ -5,7 +5,8 @@ the list-valued fields from their association tables, and `sources`, the citatio
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, text
@@ -14,9 +15,9 @@ from sqlmodel import Session, SQLModel, select
 
 from app import models as m
 from app.collections import BY_NAME, COLLECTIONS, Collection, LinkedList
+from app.paging import Cursor, SortKey, beyond_key, key_of, ordering
 
 Entity = dict[str, Any]
-SortKey = tuple[str, bool]  # (field, descending)
 
 
 def _linked_values(
@@ -61,13 +62,26 @@ def to_entities(session: Session, collection: Collection, rows: Sequence[SQLMode
     return entities
 
 
-def _order_by(collection: Collection, sort: Sequence[SortKey]) -> list[Any]:
+def sort_keys(collection: Collection, sort: Sequence[SortKey]) -> list[SortKey]:
+    """The sort asked for (or the collection's default), the id last to break ties, so that
+    pages never overlap and every row has a key of its own."""
     keys = list(sort) or [(name, False) for name in collection.default_sort]
-    order = [
-        getattr(collection.table, name).desc() if descending else getattr(collection.table, name)
-        for name, descending in keys
-    ]
-    return [*order, collection.id_column]  # the id breaks ties, so pages never overlap
+    return keys if "id" in (name for name, _ in keys) else [*keys, ("id", False)]
+
+
+def _columns(collection: Collection, keys: Sequence[SortKey]) -> list[Any]:
+    table = collection.table.__table__  # type: ignore[attr-defined]
+    return [table.c[name] for name, _ in keys]
+
+
+def _count(session: Session, collection: Collection, conditions: Sequence[Any]) -> int:
+    return session.exec(select(func.count()).select_from(collection.table).where(*conditions)).one()
+
+
+def _conditions(
+    collection: Collection, filters: Mapping[str, Any], where: Iterable[ColumnElement[bool]]
+) -> list[ColumnElement[bool]]:
+    return [*(collection.filters[name](value) for name, value in filters.items()), *where]
 
 
 def list_page(
@@ -81,19 +95,99 @@ def list_page(
     where: Iterable[ColumnElement[bool]] = (),
 ) -> tuple[list[Entity], int]:
     """One page of `collection` matching `filters` (by name) and `where`, and the total."""
-    conditions = [collection.filters[name](value) for name, value in filters.items()]
-    conditions.extend(where)
-    total = session.exec(
-        select(func.count()).select_from(collection.table).where(*conditions)
-    ).one()
+    conditions = _conditions(collection, filters, where)
+    keys = sort_keys(collection, sort)
     statement = (
         select(collection.table)
         .where(*conditions)
-        .order_by(*_order_by(collection, sort))
+        .order_by(*ordering(_columns(collection, keys), keys, reverse=False))
         .offset(offset)
         .limit(limit)
     )
-    return to_entities(session, collection, session.exec(statement).all()), total
+    rows = session.exec(statement).all()
+    return to_entities(session, collection, rows), _count(session, collection, conditions)
+
+
+@dataclass
+class Window:
+    """A page of a list and where it sits: `position` is the offset of its first item. With
+    `keys` (the sort), its neighbours are addressed by cursor; without, by offset."""
+
+    items: Sequence[Any]
+    total: int
+    position: int
+    more_before: bool
+    more_after: bool
+    keys: list[SortKey] | None = None
+
+    @classmethod
+    def at_offset(cls, items: Sequence[Any], total: int, offset: int) -> "Window":
+        return cls(items, total, offset, offset > 0, offset + len(items) < total)
+
+
+def list_window(
+    session: Session,
+    collection: Collection,
+    *,
+    filters: Mapping[str, Any],
+    sort: Sequence[SortKey],
+    limit: int,
+    offset: int = 0,
+    cursor: Cursor | None = None,
+) -> Window:
+    """The page `offset` or `cursor` names. A cursor's page is a range scan from its key, so a
+    page a million rows deep costs what the first does."""
+    keys = sort_keys(collection, sort)
+    conditions = _conditions(collection, filters, ())
+    total = _count(session, collection, conditions)
+    if cursor is None:
+        items, _ = list_page(
+            session, collection, filters=filters, sort=keys, limit=limit, offset=offset
+        )
+        window = Window.at_offset(items, total, offset)
+        window.keys = keys
+        return window
+    columns = _columns(collection, keys)
+    reverse = cursor.direction != "after"
+    if cursor.direction != "last":
+        conditions.append(beyond_key(columns, keys, cursor.key, reverse=reverse))
+    statement = (
+        select(collection.table)
+        .where(*conditions)
+        .order_by(*ordering(columns, keys, reverse=reverse))
+        .limit(limit + 1)  # one more than shown tells whether there is more beyond
+    )
+    rows = list(session.exec(statement).all())
+    more = len(rows) > limit
+    rows = rows[:limit][::-1] if reverse else rows[:limit]
+    items = to_entities(session, collection, rows)
+    if cursor.direction == "after":
+        return Window(items, total, cursor.position, True, more, keys)
+    if cursor.direction == "before":
+        return Window(items, total, cursor.position if more else 0, more, True, keys)
+    return Window(items, total, max(total - len(items), 0), more, False, keys)
+
+
+def entity_batches(
+    session: Session, collection: Collection, *, batch_size: int = 1000
+) -> Iterator[list[Entity]]:
+    """Every entity of `collection` in its default order, `batch_size` at a time: each batch
+    a range scan from the last one's key, so memory stays flat however long the table."""
+    keys = sort_keys(collection, ())
+    columns = _columns(collection, keys)
+    order = ordering(columns, keys, reverse=False)
+    after: tuple[Any, ...] | None = None
+    while True:
+        statement = select(collection.table).order_by(*order).limit(batch_size)
+        if after is not None:
+            statement = statement.where(beyond_key(columns, keys, after, reverse=False))
+        rows = session.exec(statement).all()
+        if not rows:
+            return
+        batch = to_entities(session, collection, rows)
+        session.expunge_all()  # the rows are plain dicts now: let the session forget them
+        yield batch
+        after = key_of(batch[-1], keys)
 
 
 def get_entity(session: Session, collection: Collection, key: str) -> Entity | None:

@@ -12,8 +12,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from app.collections import Collection
+from app.paging import Cursor, CursorError, SortKey, key_of, sort_name
 from app.problems import bad_parameter
-from app.queries import SortKey
+from app.queries import Window, sort_keys
 
 ItemT = TypeVar("ItemT")
 
@@ -42,6 +43,19 @@ def parse_sort(collection: Collection, sort: str | None) -> list[SortKey]:
     return keys
 
 
+def parse_cursor(collection: Collection, sort: list[SortKey], query: Any) -> Cursor | None:
+    """The `cursor` of a list's query, checked against its sort; a bad one is a 400."""
+    if query.cursor is None:
+        return None
+    if "offset" in query.model_fields_set:
+        raise bad_parameter("offset", "give offset or cursor, not both")
+    keys = sort_keys(collection, sort)
+    try:
+        return Cursor.decode(query.cursor, sort=sort_name(keys), width=len(keys))
+    except CursorError as error:
+        raise bad_parameter("cursor", str(error)) from None
+
+
 def parse_fields(model: type[BaseModel], fields: str | None) -> set[str] | None:
     """The set of fields to return, or None for all; an unknown field is a 400."""
     if fields is None:
@@ -55,23 +69,40 @@ def parse_fields(model: type[BaseModel], fields: str | None) -> set[str] | None:
     return names
 
 
-def link_header(request: Request, *, total: int, limit: int, offset: int) -> str:
-    """RFC 8288 links to the first, neighbouring and last pages.
+def link_header(request: Request, window: Window, *, limit: int) -> str:
+    """RFC 8288 links to the first, neighbouring and last pages. In a list with a sort key, all
+    but the first go by cursor, so that following them costs the same however deep they go.
 
     The targets are relative references (path and query), resolved against the request's own
     URL: they never repeat a Host header the client may have forged.
     """
+    base = request.url.remove_query_params(["offset", "cursor"])
 
-    def url(at: int) -> str:
-        query = request.url.include_query_params(limit=limit, offset=at).query
-        return f"{request.url.path}?{query}"
+    def url(at: Cursor | int) -> str:
+        where = {"offset": at} if isinstance(at, int) else {"cursor": at.encode()}
+        return f"{request.url.path}?{base.include_query_params(limit=limit, **where).query}"
 
+    items, position, total = window.items, window.position, window.total
     links = [f'<{url(0)}>; rel="first"']
-    if offset > 0:
-        links.append(f'<{url(max(offset - limit, 0))}>; rel="prev"')
-    if offset + limit < total:
-        links.append(f'<{url(offset + limit)}>; rel="next"')
-    links.append(f'<{url(max((total - 1) // limit * limit, 0))}>; rel="last"')
+    if window.keys is None:  # a list paged by offset only
+        if position > 0:
+            links.append(f'<{url(max(position - limit, 0))}>; rel="prev"')
+        if window.more_after:
+            links.append(f'<{url(position + limit)}>; rel="next"')
+        links.append(f'<{url(max((total - 1) // limit * limit, 0))}>; rel="last"')
+        return ", ".join(links)
+    sort = sort_name(window.keys)
+    if window.more_before:
+        prev = (
+            Cursor("before", sort, key_of(items[0], window.keys), max(position - limit, 0))
+            if items
+            else Cursor("last", sort)
+        )
+        links.append(f'<{url(prev)}>; rel="prev"')
+    if window.more_after and items:
+        after = Cursor("after", sort, key_of(items[-1], window.keys), position + len(items))
+        links.append(f'<{url(after)}>; rel="next"')
+    links.append(f'<{url(Cursor("last", sort))}>; rel="last"')
     return ", ".join(links)
 
 
@@ -125,7 +156,9 @@ def _csv_cell(value: Any) -> str:
     return str(value)
 
 
-def _csv_rows(columns: Sequence[str], items: Iterable[BaseModel]) -> Iterator[str]:
+def _csv_rows(
+    columns: Sequence[str], items: Iterable[BaseModel], *, header: bool = True
+) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)  # RFC 4180: CRLF line ends, quoting where needed
 
@@ -136,10 +169,21 @@ def _csv_rows(columns: Sequence[str], items: Iterable[BaseModel]) -> Iterator[st
         buffer.truncate()
         return text
 
-    yield line(columns)
+    if header:
+        yield line(columns)
     for item in items:
         values = item.model_dump(mode="json")
         yield line([_csv_cell(values.get(column)) for column in columns])
+
+
+def csv_chunks(model: type[BaseModel], batches: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """The header row, then one chunk of rows per batch of items."""
+    columns = list(model.model_fields)
+    rows = _csv_rows(columns, ())
+    yield next(rows)
+    for batch in batches:
+        items = (model.model_validate(item) for item in batch)
+        yield "".join(_csv_rows(columns, items, header=False))
 
 
 def csv_response(
@@ -158,24 +202,21 @@ def csv_response(
 def page_response(
     request: Request,
     model: type[BaseModel],
-    items: Sequence[Any],
+    window: Window,
     *,
-    total: int,
     limit: int,
-    offset: int,
     fields: set[str] | None = None,
     format_: str | None = None,
 ) -> Response:
-    link = link_header(request, total=total, limit=limit, offset=offset)
+    link = link_header(request, window, limit=limit)
     if wants_csv(request, format_):
-        return csv_response(
-            model, items, fields=fields, headers={"Link": link, "X-Total-Count": str(total)}
-        )
+        headers = {"Link": link, "X-Total-Count": str(window.total)}
+        return csv_response(model, window.items, fields=fields, headers=headers)
     page = Page[model](  # type: ignore[valid-type]
-        items=[model.model_validate(item) for item in items],
-        total=total,
+        items=[model.model_validate(item) for item in window.items],
+        total=window.total,
         limit=limit,
-        offset=offset,
+        offset=window.position,
     )
     include = (
         None

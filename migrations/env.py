@@ -4,12 +4,14 @@ from alembic import context
 from sqlalchemy import Connection
 
 from app.config import get_settings
-from app.db import make_engine
+from app.db import SQLITE_BEGIN, make_engine
 from app.models import metadata
 
 # Tables that the migrations create but the models do not describe: FTS5's virtual table and
 # the shadow tables SQLite keeps for it.
 DERIVED_TABLE_PREFIX = "search_index"
+MIGRATION_LOCK_KEY = 20261128  # the PostgreSQL advisory lock migrations take
+MIGRATION_WAIT_MS = 10 * 60 * 1000
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
@@ -34,12 +36,23 @@ def run_migrations() -> None:
             context.run_migrations()
         return
     url = context.config.attributes.get("database_url") or get_settings().database_url
-    engine = make_engine(url)
+    # Every replica may run the migrations as it starts: one at a time, so that the first
+    # migrates and the rest find the schema at head and do nothing. SQLite queues them on its
+    # write lock (taken at BEGIN IMMEDIATE), PostgreSQL on an advisory lock; both wait long.
+    engine = make_engine(url, busy_timeout_ms=MIGRATION_WAIT_MS)
+    if engine.dialect.name == "postgresql":
+        # Each statement after the lock must see what the replica before this one committed.
+        engine = engine.execution_options(isolation_level="READ COMMITTED")
+    else:
+        engine = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
     try:
-        with engine.connect() as connection:
+        # One transaction, begun here (so that the lock is its first statement) and committed
+        # here: Alembic leaves a transaction it did not begin to whoever began it.
+        with engine.connect() as connection, connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
             _configure(connection)
-            with context.begin_transaction():
-                context.run_migrations()
+            context.run_migrations()
     finally:
         engine.dispose()
 

@@ -16,6 +16,7 @@ from alembic.config import Config
 from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, make_url
 
+from app.caching import DatasetVersion
 from app.config import Settings
 from app.db import make_engine
 from app.main import PROJECT_ROOT, create_app
@@ -155,13 +156,21 @@ def dispose_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     import app.main
 
     engines: list[Engine] = []
+    trackers: list[DatasetVersion] = []
 
     def make_and_remember(*args, **kwargs):  # type: ignore[no-untyped-def]
         engine = make_engine(*args, **kwargs)
         engines.append(engine)
         return engine
 
+    def track_and_remember(engine: Engine) -> DatasetVersion:
+        trackers.append(DatasetVersion(engine))
+        return trackers[-1]
+
     monkeypatch.setattr(app.main, "make_engine", make_and_remember)
+    monkeypatch.setattr(app.main, "DatasetVersion", track_and_remember)
     yield
+    for tracker in trackers:
+        tracker.close()
     for engine in engines:
         engine.dispose()

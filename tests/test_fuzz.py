@@ -12,6 +12,7 @@ from tests.conftest import API_KEYS, EDITOR_KEY
 from tests.server import running_server
 
 SCHEMATHESIS = Path(sys.executable).with_name("st")
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 # positive_data_acceptance is left out for one reason: `year_to` before `year_from` is refused
 # with 400, a rule across two parameters that JSON Schema cannot state.
@@ -25,6 +26,8 @@ def test_schemathesis_finds_nothing(tmp_path, database_url):
         run = subprocess.run(
             [
                 str(SCHEMATHESIS),
+                "--config-file",
+                str(CONFIG),
                 "run",
                 f"{base_url}/openapi.json",
                 "--header",

@@ -1,5 +1,10 @@
 """The schema comes from the migrations alone, and they agree with the models."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -9,7 +14,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from app.db import make_engine
-from app.main import PROJECT_ROOT
+from app.main import PROJECT_ROOT, schema_head
 from app.models import metadata
 from tests.conftest import BACKEND, migrate
 
@@ -61,3 +66,29 @@ def test_constraints_hold_in_the_database(engine):
     for statement in statements:
         with engine.begin() as connection, pytest.raises(IntegrityError):
             connection.execute(text(statement))
+
+
+def test_replicas_starting_together_migrate_once(empty_database_url):
+    """Four `alembic upgrade head` at once, as replicas of a deployment would run them: all
+    succeed, one after another, and the schema is migrated once."""
+    env = {**os.environ, "DATABASE_URL": empty_database_url}
+    alembic = str(Path(sys.executable).with_name("alembic"))
+    runs = [
+        subprocess.Popen(
+            [alembic, "upgrade", "head"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    # A second run of the first migration would fail on tables that exist: none did.
+    assert [run.returncode for run in runs] == [0, 0, 0, 0], outputs
+    engine = make_engine(empty_database_url)
+    with engine.connect() as connection:
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    engine.dispose()
+    assert [v for (v,) in versions] == [schema_head()]

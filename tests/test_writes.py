@@ -125,6 +125,8 @@ async def test_a_new_summit_and_its_number_lookup(writer):
         ("/api/v1/trade-statistics", {"value": -5}, "/value"),
         ("/api/v1/trade-statistics", {"currency": "ABC"}, "/currency"),
         ("/api/v1/trade-statistics", {"currency": "usd"}, "/currency"),
+        # A boolean is not a percentage (it was once taken as 0.0).
+        ("/api/v1/trade-statistics", {"change_percent": False}, "/change_percent"),
         ("/api/v1/commitments", {"id": "Not a slug!"}, "/id"),
         (
             "/api/v1/commitments",

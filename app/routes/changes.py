@@ -9,7 +9,7 @@ from app.collections import BY_NAME, FieldsQuery, PageQuery, documented_query
 from app.deps import DatabaseDep, KeyNameDep
 from app.models import ChangePublic
 from app.problems import documented
-from app.queries import list_changes
+from app.queries import Window, list_changes
 from app.rendering import Page, page_response, parse_fields
 
 router = APIRouter(tags=["changes"])
@@ -50,10 +50,8 @@ async def get_changes(
     return page_response(
         request,
         ChangePublic,
-        changes,
-        total=total,
+        Window.at_offset(changes, total, query.offset),
         limit=query.limit,
-        offset=query.offset,
         fields=fields,
         format_=query.format,
     )

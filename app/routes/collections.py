@@ -7,8 +7,15 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from app.collections import Collection, FieldsQuery, documented_query
 from app.deps import DatabaseDep
 from app.problems import documented, not_found
-from app.queries import get_detail, list_page
-from app.rendering import Page, json_response, page_response, parse_fields, parse_sort
+from app.queries import get_detail, list_page, list_window
+from app.rendering import (
+    Page,
+    json_response,
+    page_response,
+    parse_cursor,
+    parse_fields,
+    parse_sort,
+)
 
 
 def identifier(name: str) -> str:
@@ -34,22 +41,22 @@ def _add_list_route(router: APIRouter, collection: Collection) -> None:
     ) -> Response:
         sort = parse_sort(collection, query.sort)
         fields = parse_fields(collection.public, query.fields)
+        cursor = parse_cursor(collection, sort, query)
         with database.session() as session:
-            items, total = list_page(
+            window = list_window(
                 session,
                 collection,
                 filters=query.filter_values(),
                 sort=sort,
                 limit=query.limit,
                 offset=query.offset,
+                cursor=cursor,
             )
         return page_response(
             request,
             collection.public,
-            items,
-            total=total,
+            window,
             limit=query.limit,
-            offset=query.offset,
             fields=fields,
             format_=query.format,
         )

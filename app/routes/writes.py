@@ -40,7 +40,6 @@ async def _apply(
 ) -> dict[str, Any] | None:
     with database.session(write=True) as session:
         result = write(session, collection, method=method, key=key, body=body, key_name=key_name)
-    request.app.state.dataset_version.moved_to(result.version)
     return result.entity
 
 

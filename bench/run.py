@@ -1,0 +1,384 @@
+"""`make bench`: the service against a minimal FastAPI app, a million trade rows, Datasette, a
+streamed export, and a soak under writes. Every figure comes from this run on this machine.
+
+Each server is a real process (uvicorn, one worker) and wrk (Debian's, installed if missing)
+drives it from the same machine: read the figures as ratios within one run. Each measurement is
+taken `BENCH_ROUNDS` times, interleaved with the others, and the median run is reported.
+
+Settings (environment): BENCH_DIR (work files, default /tmp/summit-bench), BENCH_SECONDS (per
+measurement, 5), BENCH_ROUNDS (3), BENCH_ROWS (1000000), BENCH_SOAK_SECONDS (60).
+"""
+
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from app.paging import Cursor
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+WORK = Path(os.environ.get("BENCH_DIR", "/tmp/summit-bench"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
+SOAK_SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "60"))
+WRITE_KEY = "bench-writer-secret-0123456789"
+FILTER = "year=2020&currency=KZT"
+
+
+@dataclass
+class Load:
+    """What one wrk run measured."""
+
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int  # connect, read and write errors
+    timeouts: int
+    bad_status: int  # answers outside 2xx and 3xx
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    connections: int = 16,
+    seconds: int = SECONDS,
+    script: Path | None = None,
+) -> Load:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    if script is not None:
+        command += ["-s", str(script)]
+    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    sockets = re.search(r"connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = sum(map(int, sockets.groups()[:3])) if sockets else 0
+    return Load(
+        requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        p50_ms=_ms(re.search(r"\s50%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        p99_ms=_ms(re.search(r"\s99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        requests=int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
+        errors=errors,
+        timeouts=int(sockets.group(4)) if sockets else 0,
+        bad_status=int(m.group(1))
+        if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out))
+        else 0,
+    )
+
+
+def measure(targets: dict[str, tuple[str, dict[str, str]]]) -> dict[str, Load]:
+    """Each target `ROUNDS` times, the rounds interleaved; the median run of each."""
+    runs: dict[str, list[Load]] = {name: [] for name in targets}
+    for _ in range(ROUNDS):
+        for name, (url, headers) in targets.items():
+            runs[name].append(wrk(url, headers=headers))
+    return {
+        name: sorted(loads, key=lambda load: load.requests_per_second)[len(loads) // 2]
+        for name, loads in runs.items()
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def rss_mb(self, field: str = "VmRSS") -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(rf"{field}:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
+
+
+@contextmanager
+def serve(args: list[str], *, env: dict[str, str], ready: str) -> Iterator[Server]:
+    port = free_port()
+    log = (WORK / f"server-{port}.log").open("wb")
+    command = [str(BIN / "uvicorn"), *args, "--port", str(port), "--no-access-log"]
+    if Path(args[0]).name == "datasette":
+        command = [*args, "--port", str(port)]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(url + ready, timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None:
+                raise RuntimeError(f"{command[0]} exited; see {log.name}")
+            time.sleep(0.1)
+        yield Server(url, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def service_env(database: Path, **extra: str) -> dict[str, str]:
+    return {"DATABASE_URL": f"sqlite:///{database}", "SUMMIT_API_KEYS": "", **extra}
+
+
+def seeded_database(path: Path) -> Path:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}"}
+    subprocess.run([str(BIN / "alembic"), "upgrade", "head"], cwd=ROOT, env=env, check=True)
+    subprocess.run([str(BIN / "python"), "-m", "seed", "--if-empty"], cwd=ROOT, env=env, check=True)
+    return path
+
+
+def ensure_wrk() -> None:
+    if shutil.which("wrk") is None:
+        print("installing wrk from Debian's packages", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env)
+
+
+def datasette_command() -> list[str] | None:
+    """Datasette in a virtual environment of its own (an optional extra); None if it cannot
+    be installed here."""
+    venv = WORK / "datasette-venv"
+    if not (venv / "bin" / "datasette").exists():
+        print("installing Datasette (optional) into", venv, flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        installed = subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "-q", "datasette>=0.65,<2"], check=False
+        )
+        if installed.returncode != 0:
+            return None
+    return [str(venv / "bin" / "datasette"), "serve"]
+
+
+# --- the parts of the run ---------------------------------------------------------------------
+
+
+def small_dataset(report: list[str]) -> None:
+    database = seeded_database(WORK / "summit.db")
+    with (
+        serve(
+            ["--factory", "app.main:create_app"], env=service_env(database), ready="/readyz"
+        ) as app,
+        serve(["bench.minimal_app:app"], env={}, ready="/api/v1/countries") as minimal,
+    ):
+        etag = httpx.get(app.url + "/api/v1/countries").headers["etag"]
+        loads = measure(
+            {
+                "minimal app: GET /api/v1/countries": (minimal.url + "/api/v1/countries", {}),
+                "GET /api/v1/countries": (app.url + "/api/v1/countries", {}),
+                "GET /api/v1/summits/2": (app.url + "/api/v1/summits/2", {}),
+                "GET /api/v1/countries → 304": (
+                    app.url + "/api/v1/countries",
+                    {"If-None-Match": etag},
+                ),
+            }
+        )
+    baseline = loads["minimal app: GET /api/v1/countries"].requests_per_second
+    table(report, "Reads of the seeded dataset (16 connections)", loads, baseline)
+
+
+def million_rows(report: list[str]) -> None:
+    database = WORK / "million.db"
+    if not database.exists():
+        shutil.copyfile(seeded_database(WORK / "million-seed.db"), WORK / "million.tmp")
+        subprocess.run(
+            [str(BIN / "python"), "bench/generate_trades.py", "--database-url",
+             f"sqlite:///{WORK / 'million.tmp'}", "--rows", str(ROWS)],
+            cwd=ROOT, check=True,
+        )  # fmt: skip
+        (WORK / "million.tmp").rename(database)
+    with sqlite3.connect(database) as connection:
+        total = connection.execute("SELECT count(*) FROM trade_statistic").fetchone()[0]
+        year, row_id = connection.execute(
+            "SELECT year, id FROM trade_statistic ORDER BY year, id LIMIT 1 OFFSET ?",
+            (total - 51,),
+        ).fetchone()
+    deep = Cursor("after", "year,id", (year, row_id), total - 50).encode()
+    page = "/api/v1/trade-statistics?limit=50"
+    targets = {
+        f"filtered page ({FILTER})": f"{page}&{FILTER}",
+        "first page": page,
+        f"page {total - 50:,} rows deep (cursor)": f"{page}&cursor={deep}",
+        "page 10,000 rows deep (offset, the cap)": f"{page}&offset=10000",
+    }
+    # No read cache here: every request runs its queries, as a new query would.
+    env = service_env(database, RESPONSE_CACHE_ENTRIES="0")
+    datasette = datasette_command()
+    with serve(["--factory", "app.main:create_app"], env=env, ready="/readyz") as app:
+        refused = httpx.get(app.url + page + "&offset=900000").status_code
+        chosen = {name: (app.url + path, {}) for name, path in targets.items()}
+        if datasette is None:
+            loads = measure(chosen)
+        else:
+            with serve([*datasette, str(database)], env={}, ready="/-/versions.json") as other:
+                url = f"{other.url}/million/trade_statistic.json?{FILTER}&_size=50"
+                chosen["Datasette: the same filtered page"] = (url, {})
+                loads = measure(chosen)
+        export = export_rss(app)
+    first = loads["first page"].requests_per_second
+    table(report, f"{total:,} trade rows, 50 a page, no read cache (16 connections)", loads, first)
+    report.append(f"`offset=900000` is refused: HTTP {refused}.")
+    if datasette is None:
+        report.append("Datasette could not be installed here: no comparison.")
+    else:
+        ours = loads[f"filtered page ({FILTER})"].requests_per_second
+        theirs = loads["Datasette: the same filtered page"].requests_per_second
+        report.append(f"Filtered page, this service ÷ Datasette: **{ours / theirs:.2f}x**.")
+    report.append(export)
+
+
+def export_rss(app: Server) -> str:
+    """Stream the CSV export of every trade row, sampling the server's memory meanwhile."""
+    peak = app.rss_mb()
+    before = peak
+    size = rows = 0
+    started = time.perf_counter()
+    with httpx.stream("GET", app.url + "/api/v1/export/trade-statistics", timeout=600) as response:
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            rows += chunk.count(b"\n")
+            peak = max(peak, app.rss_mb())
+    seconds = time.perf_counter() - started
+    return (
+        f"CSV export of every trade row: {rows - 1:,} rows, {size / 1e6:.0f} MB in {seconds:.0f} s;"
+        f" server RSS {before:.0f} MB before, **{peak:.0f} MB at most** while streaming."
+    )
+
+
+def soak(report: list[str]) -> None:
+    """Reads at 256 connections while 16 clients write; then every acknowledged write is read."""
+    database = WORK / "soak.db"
+    database.unlink(missing_ok=True)
+    seeded_database(database)
+    script = WORK / "reads.lua"
+    paths = ["/api/v1/countries", "/api/v1/summits/2", "/api/v1/trade-statistics",
+             "/api/v1/commitments?limit=100", "/api/v1/agreements"]  # fmt: skip
+    script.write_text(
+        "local paths = {" + ", ".join(json.dumps(p) for p in paths) + "}\n"
+        "local i = 0\n"
+        "request = function()\n  i = i % #paths + 1\n"
+        "  return wrk.format(nil, paths[i])\nend\n"
+    )
+    env = service_env(database, SUMMIT_API_KEYS=f"bench:{WRITE_KEY}")
+    with serve(["--factory", "app.main:create_app"], env=env, ready="/readyz") as app:
+        stop = threading.Event()
+        acknowledged: list[str] = []
+        failed: list[str] = []
+        writers = [
+            threading.Thread(target=write_until, args=(app.url, n, stop, acknowledged, failed))
+            for n in range(16)
+        ]
+        for writer in writers:
+            writer.start()
+        load = wrk(app.url, connections=256, seconds=SOAK_SECONDS, script=script)
+        stop.set()
+        for writer in writers:
+            writer.join()
+        missing = [
+            url for url in acknowledged if httpx.get(app.url + url, timeout=30).status_code != 200
+        ]
+    report.append(f"\n### Soak: 256 read connections for {SOAK_SECONDS} s, 16 clients writing\n")
+    report.append(
+        f"{load.requests:,} reads ({load.requests_per_second:,.0f}/s, p50 {load.p50_ms:.1f} ms,"
+        f" p99 {load.p99_ms:.1f} ms): {load.errors} socket errors, {load.timeouts} timeouts,"
+        f" {load.bad_status} answers outside 2xx/3xx. Writes: {len(acknowledged)} acknowledged"
+        f" (201), {len(failed)} failed; acknowledged writes missing afterwards: {len(missing)}."
+    )
+    if failed:
+        report.append(f"Failed writes (first 5): {failed[:5]}")
+
+
+def write_until(
+    url: str, writer: int, stop: threading.Event, acknowledged: list[str], failed: list[str]
+) -> None:
+    headers = {"Authorization": f"Bearer {WRITE_KEY}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+        number = 0
+        while not stop.is_set():
+            number += 1
+            body = {
+                "title": f"Soak write {writer} {number}",
+                "kind": "pledge",
+                "description": "A benchmark write.",
+                "summit": 2,
+                "parties": ["CHN"],
+                "sources": [
+                    {"source": "article", "quote": "Xi announced the establishment of three"}
+                ],
+            }
+            try:
+                response = client.post("/api/v1/commitments", json=body)
+            except httpx.HTTPError as error:
+                failed.append(f"{type(error).__name__}")
+                continue
+            if response.status_code == 201:
+                acknowledged.append(response.headers["location"])
+            else:
+                failed.append(f"{response.status_code} {response.text[:120]}")
+
+
+def table(report: list[str], title: str, loads: dict[str, Load], baseline: float) -> None:
+    report.append(f"\n### {title}\n")
+    report.append("| measured | requests/s | p50 ms | p99 ms | ratio |")
+    report.append("|---|---:|---:|---:|---:|")
+    for name, load in loads.items():
+        ratio = load.requests_per_second / baseline
+        report.append(
+            f"| {name} | {load.requests_per_second:,.0f} | {load.p50_ms:.2f} | {load.p99_ms:.2f}"
+            f" | {ratio:.2f}x |"
+        )
+
+
+def machine() -> str:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")), platform.processor(),
+    )  # fmt: skip
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()},"
+        f" SQLite {sqlite3.sqlite_version}, {time.strftime('%Y-%m-%d')}; wrk -t1, one uvicorn"
+        f" worker, {SECONDS} s a run, median of {ROUNDS}."
+    )
+
+
+def main() -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    ensure_wrk()
+    report = [f"## Benchmark\n\n{machine()}"]
+    parts = sys.argv[1:] or ["small", "million", "soak"]
+    for part in parts:
+        {"small": small_dataset, "million": million_rows, "soak": soak}[part](report)
+        print("\n".join(report), flush=True)
+    (WORK / "results.md").write_text("\n".join(report) + "\n")
+    print(f"\nwritten to {WORK / 'results.md'}")
+
+
+if __name__ == "__main__":
+    main()
