@@ -249,8 +249,15 @@ def million_rows(report: list[str]) -> None:
         report.append("Datasette could not be installed here: no comparison.")
     else:
         ours = loads[f"filtered page ({FILTER})"].requests_per_second
-        theirs = loads["Datasette: the same filtered page"].requests_per_second
-        report.append(f"Filtered page, this service ÷ Datasette: **{ours / theirs:.2f}x**.")
+        theirs = loads["Datasette: the same filtered page"]
+        if theirs.requests_per_second > 0:
+            ratio = ours / theirs.requests_per_second
+            report.append(f"Filtered page, this service ÷ Datasette: **{ratio:.2f}x**.")
+        else:
+            report.append(
+                f"Datasette completed no request within {SECONDS} s at 16 connections"
+                f" ({theirs.timeouts} timeouts, {theirs.errors} socket errors)."
+            )
     report.append(export)
 
 
