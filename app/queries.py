@@ -96,7 +96,20 @@ def list_page(
 ) -> tuple[list[Entity], int]:
     """One page of `collection` matching `filters` (by name) and `where`, and the total."""
     conditions = _conditions(collection, filters, where)
-    keys = sort_keys(collection, sort)
+    items = _offset_page(
+        session, collection, conditions, sort_keys(collection, sort), limit, offset
+    )
+    return items, _count(session, collection, conditions)
+
+
+def _offset_page(
+    session: Session,
+    collection: Collection,
+    conditions: Sequence[ColumnElement[bool]],
+    keys: Sequence[SortKey],
+    limit: int | None,
+    offset: int,
+) -> list[Entity]:
     statement = (
         select(collection.table)
         .where(*conditions)
@@ -104,8 +117,7 @@ def list_page(
         .offset(offset)
         .limit(limit)
     )
-    rows = session.exec(statement).all()
-    return to_entities(session, collection, rows), _count(session, collection, conditions)
+    return to_entities(session, collection, session.exec(statement).all())
 
 
 @dataclass
@@ -141,9 +153,7 @@ def list_window(
     conditions = _conditions(collection, filters, ())
     total = _count(session, collection, conditions)
     if cursor is None:
-        items, _ = list_page(
-            session, collection, filters=filters, sort=keys, limit=limit, offset=offset
-        )
+        items = _offset_page(session, collection, conditions, keys, limit, offset)
         window = Window.at_offset(items, total, offset)
         window.keys = keys
         return window
