@@ -18,13 +18,14 @@ from sqlalchemy import Engine
 from starlette.datastructures import MutableHeaders
 from starlette.types import Message, Receive, Scope, Send
 
-from app.asgi import HTTPMiddleware, header
+from app.asgi import HTTPMiddleware
 from app.config import API_PREFIX
 
 DATA_CACHE_CONTROL = "public, max-age=60"
 DOCS_CACHE_CONTROL = "public, max-age=300"
 NO_STORE = "no-store"
-VARY = "Accept, Accept-Encoding"
+VARY_NAMES = ("Accept", "Accept-Encoding", "Origin")
+VARY = ", ".join(VARY_NAMES)
 VERSION_QUERY = "SELECT version FROM dataset_version WHERE id = 1"
 
 log = logging.getLogger("app.caching")
@@ -81,37 +82,48 @@ class DatasetVersion:
                 self._connection = None
 
 
+# What a representation depends on besides the version: path, query, Accept, whether gzip is
+# accepted, and the Origin (CORS headers name it).
+RequestKey = tuple[str, bytes, str, bool, str]
+# What a 304 carries of the full answer's headers (RFC 9110, 15.4.5), and CORS's: a script on
+# another origin that revalidates is shown the 304 only if CORS allows it.
+NOT_MODIFIED_HEADERS = frozenset(
+    {b"etag", b"cache-control", b"vary", b"x-dataset-version", b"content-location", b"expires"}
+)
+
+
 @dataclass(frozen=True)
 class CachedResponse:
+    etag: str
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
 
 
 class ResponseCache:
-    """Whole answers by ETag, for the current dataset version only; least recently used go
+    """Whole answers by request, for the current dataset version only; least recently used go
     first. Answers larger than `max_body_bytes` (exports) are not kept."""
 
     def __init__(self, *, max_entries: int = 2048, max_body_bytes: int = 512 * 1024) -> None:
         self.max_entries = max_entries
         self.max_body_bytes = max_body_bytes
         self._version: int | None = None
-        self._entries: OrderedDict[str, CachedResponse] = OrderedDict()
+        self._entries: OrderedDict[RequestKey, CachedResponse] = OrderedDict()
 
-    def get(self, version: int, etag: str) -> CachedResponse | None:
+    def get(self, version: int, key: RequestKey) -> CachedResponse | None:
         if version != self._version:
             self._entries.clear()
             self._version = version
             return None
-        entry = self._entries.get(etag)
+        entry = self._entries.get(key)
         if entry is not None:
-            self._entries.move_to_end(etag)
+            self._entries.move_to_end(key)
         return entry
 
-    def put(self, version: int, etag: str, entry: CachedResponse) -> None:
+    def put(self, version: int, key: RequestKey, entry: CachedResponse) -> None:
         if version != self._version or self.max_entries <= 0:
             return  # made for a version that has moved on since
-        self._entries[etag] = entry
+        self._entries[key] = entry
         if len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
@@ -119,16 +131,19 @@ class ResponseCache:
         return len(self._entries)
 
 
-def entity_tag(scope: Scope, version: int) -> str:
-    """A strong ETag: the same version and request always get the same bytes."""
-    accepts_gzip = "gzip" in header(scope, b"accept-encoding").lower()
+def request_key(scope: Scope, headers: dict[bytes, bytes]) -> RequestKey:
+    accepts_gzip = b"gzip" in headers.get(b"accept-encoding", b"").lower()
+    accept = headers.get(b"accept", b"").decode("latin-1")
+    origin = headers.get(b"origin", b"").decode("latin-1")
+    return (scope["path"], scope["query_string"], accept, accepts_gzip, origin)
+
+
+def entity_tag(key: RequestKey, version: int) -> str:
+    """A strong ETag: the same version and request always get the same bytes. The Origin
+    changes only CORS headers, not the representation, so it is left out."""
+    path, query, accept, accepts_gzip, _origin = key
     request = "\n".join(
-        [
-            scope["path"],
-            scope["query_string"].decode("latin-1"),
-            header(scope, b"accept"),
-            "gzip" if accepts_gzip else "identity",
-        ]
+        [path, query.decode("latin-1"), accept, "gzip" if accepts_gzip else "identity"]
     )
     digest = hashlib.blake2b(request.encode(), digest_size=12).hexdigest()
     return f'"v{version}-{digest}"'
@@ -140,28 +155,47 @@ def _matches(if_none_match: str, etag: str) -> bool:
     return etag in tags
 
 
+def _merge_vary(headers: MutableHeaders) -> None:
+    """Add ours to what inner layers named (CORS names Origin), each name once."""
+    names = [n.strip() for value in headers.getlist("vary") for n in value.split(",")]
+    del headers["vary"]
+    headers["Vary"] = ", ".join(dict.fromkeys([*VARY_NAMES, *filter(None, names)]))
+
+
 class ConditionalGetMiddleware(HTTPMiddleware):
+    """ETag, 304, Cache-Control, Vary and X-Dataset-Version, and the read cache.
+
+    It runs outside the security headers and CORS, so that an answer is kept with every header
+    it went out with; only the request id (added further out) differs between two requests.
+    A cached answer or a 304 therefore skips every inner layer and the route. A 304 to a
+    cross-origin request needs the CORS headers the full answer had: it is made from that
+    answer, cached or, failing that, made again.
+    """
+
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"], scope["method"]
-        is_data = path.startswith(API_PREFIX)
-        keyed = bool(header(scope, b"authorization"))
+        if not path.startswith(API_PREFIX):
+            await self.app(scope, receive, self._with_docs_headers(scope, send))
+            return
+        headers = {name: value for name, value in reversed(scope["headers"])}  # first wins
+        is_read = method in ("GET", "HEAD") and not headers.get(b"authorization")
         state = scope["app"].state
-        version = state.dataset_version.current() if is_data else None
-        etag = (
-            entity_tag(scope, version)
-            if version is not None and method == "GET" and not keyed
-            else None
-        )
-        if etag and version is not None:
-            if _matches(header(scope, b"if-none-match"), etag):
-                await self._not_modified(send, etag, version)
+        cache: ResponseCache = state.response_cache
+        version = state.dataset_version.current()
+        key = request_key(scope, headers)
+        etag: str | None = None
+        not_modified = False
+        if version is not None and is_read:
+            cached = cache.get(version, key)
+            etag = cached.etag if cached is not None else entity_tag(key, version)
+            not_modified = _matches(headers.get(b"if-none-match", b"").decode("latin-1"), etag)
+            if not_modified and (cached is not None or b"origin" not in headers):
+                await self._not_modified(send, etag, version, cached)
                 return
-            cached = state.response_cache.get(version, etag)
             if cached is not None:
-                await self._replay(send, cached)
+                await self._replay(send, cached, with_body=method == "GET")
                 return
 
-        cache: ResponseCache = state.response_cache
         kept: list[bytes] | None = None  # the body so far, while the answer may be cached
         start: tuple[int, list[tuple[bytes, bytes]]] | None = None
 
@@ -169,45 +203,78 @@ class ConditionalGetMiddleware(HTTPMiddleware):
             nonlocal kept, start
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                ok = message["status"] == 200 and method == "GET" and not keyed
-                if is_data:
-                    headers["Vary"] = VARY
-                    # A write has moved the version by now: answer with the one it made.
-                    shown = version if method == "GET" else state.dataset_version.current()
-                    if shown is not None:
-                        headers["X-Dataset-Version"] = str(shown)
-                    if ok and etag:
-                        headers["ETag"] = etag
-                        # A copy now: the outer layers add per-request headers to the list.
-                        kept, start = [], (message["status"], list(message["headers"]))
-                    headers["Cache-Control"] = DATA_CACHE_CONTROL if ok else NO_STORE
-                elif "cache-control" not in headers:
-                    docs = ok and not path.startswith(("/healthz", "/readyz"))
-                    headers["Cache-Control"] = DOCS_CACHE_CONTROL if docs else NO_STORE
-            elif message["type"] == "http.response.body" and kept is not None:
-                kept.append(message.get("body", b""))
-                if sum(map(len, kept)) > cache.max_body_bytes:
-                    kept = None
-                elif not message.get("more_body", False) and start is not None:
-                    entry = CachedResponse(*start, b"".join(kept))
-                    cache.put(version, etag, entry)  # type: ignore[arg-type]
+                ok = message["status"] == 200 and etag is not None
+                _merge_vary(headers)
+                # A write has moved the version by now: answer with the one it made.
+                shown = version if is_read else state.dataset_version.current()
+                if shown is not None:
+                    headers["X-Dataset-Version"] = str(shown)
+                if ok:
+                    headers["ETag"] = etag  # type: ignore[assignment]
+                headers["Cache-Control"] = DATA_CACHE_CONTROL if ok else NO_STORE
+                if ok and method == "GET":
+                    # A copy now: the outer layers add per-request headers to the list.
+                    kept, start = [], (message["status"], list(message["headers"]))
+                if ok and not_modified:
+                    message = _not_modified_start(message["headers"])
+            elif message["type"] == "http.response.body":
+                if kept is not None:
+                    kept.append(message.get("body", b""))
+                    if sum(map(len, kept)) > cache.max_body_bytes:
+                        kept = None
+                    elif not message.get("more_body", False) and start is not None:
+                        entry = CachedResponse(etag, *start, b"".join(kept))  # type: ignore[arg-type]
+                        cache.put(version, key, entry)  # type: ignore[arg-type]
+                if not_modified:
+                    if message.get("more_body", False):
+                        return
+                    message = {"type": "http.response.body", "body": b""}
             await send(message)
 
         await self.app(scope, receive, send_with_cache_headers)
 
     @staticmethod
-    async def _replay(send: Send, cached: CachedResponse) -> None:
-        headers = list(cached.headers)  # outer layers add theirs to this list
-        await send({"type": "http.response.start", "status": cached.status, "headers": headers})
-        await send({"type": "http.response.body", "body": cached.body})
+    def _with_docs_headers(scope: Scope, send: Send) -> Send:
+        """Docs and health: cached for a while if they say nothing themselves, health never."""
+
+        async def send_with_cache_control(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if "cache-control" not in headers:
+                    ok = message["status"] == 200 and scope["method"] in ("GET", "HEAD")
+                    docs = ok and not scope["path"].startswith(("/healthz", "/readyz"))
+                    headers["Cache-Control"] = DOCS_CACHE_CONTROL if docs else NO_STORE
+            await send(message)
+
+        return send_with_cache_control
 
     @staticmethod
-    async def _not_modified(send: Send, etag: str, version: int) -> None:
-        headers = [
-            (b"etag", etag.encode()),
-            (b"cache-control", DATA_CACHE_CONTROL.encode()),
-            (b"vary", VARY.encode()),
-            (b"x-dataset-version", str(version).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 304, "headers": headers})
+    async def _replay(send: Send, cached: CachedResponse, *, with_body: bool) -> None:
+        headers = list(cached.headers)  # outer layers add theirs to this list
+        await send({"type": "http.response.start", "status": cached.status, "headers": headers})
+        await send({"type": "http.response.body", "body": cached.body if with_body else b""})
+
+    @staticmethod
+    async def _not_modified(
+        send: Send, etag: str, version: int, cached: CachedResponse | None
+    ) -> None:
+        if cached is not None:
+            headers = cached.headers
+        else:
+            headers = [
+                (b"etag", etag.encode()),
+                (b"cache-control", DATA_CACHE_CONTROL.encode()),
+                (b"vary", VARY.encode()),
+                (b"x-dataset-version", str(version).encode()),
+            ]
+        await send(_not_modified_start(headers))
         await send({"type": "http.response.body", "body": b""})
+
+
+def _not_modified_start(headers: list[tuple[bytes, bytes]]) -> Message:
+    kept = [
+        (name, value)
+        for name, value in headers
+        if name in NOT_MODIFIED_HEADERS or name.startswith(b"access-control-")
+    ]
+    return {"type": "http.response.start", "status": 304, "headers": kept}

@@ -5,15 +5,9 @@ Routes are labelled by their documented template (`/api/v1/summits/{number}`), n
 path, so that the number of series stays bounded whatever clients send.
 """
 
-import time
-
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
-from starlette.types import Message, Receive, Scope, Send
-
-from app.asgi import HTTPMiddleware
-from app.operations import template_of
 
 UNMATCHED = "unmatched"
 
@@ -52,26 +46,6 @@ class Metrics:
             self._series[key] = series
         series[0].inc()
         series[1].observe(seconds)
-
-
-class MetricsMiddleware(HTTPMiddleware):
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
-        status = 500
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            app = scope["app"]
-            route = template_of(app, scope["path"]) or UNMATCHED
-            metrics: Metrics = app.state.metrics
-            metrics.observe(scope["method"], route, status, time.perf_counter() - started)
 
 
 router = APIRouter()

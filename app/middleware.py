@@ -1,18 +1,20 @@
 """Cross-cutting HTTP behaviour, each a small pure ASGI middleware, installed in `install`.
 
-Outermost first: metrics, request id and access log, security headers, CORS, HEAD as GET,
-conditional GET (ETag, 304, Cache-Control, Vary, X-Dataset-Version), the write gate, gzip.
+Outermost first: request id, access log and metrics, conditional GET and the read cache (ETag,
+304, Cache-Control, Vary, X-Dataset-Version), security headers, CORS, HEAD as GET, the write
+gate, gzip. The read cache sits outside the layers whose headers are the same for every request
+to a path, so that a cached answer is replayed with them and without running them.
 Pure ASGI rather than `BaseHTTPMiddleware`, so that streamed responses stay streamed and each
 layer costs little.
 """
 
-import json
 import logging
 import re
+import secrets
 import sys
 import threading
 import time
-import uuid
+from json.encoder import encode_basestring_ascii as quote
 from logging.handlers import MemoryHandler
 from typing import Any
 
@@ -24,7 +26,8 @@ from app.asgi import HTTPMiddleware, header
 from app.auth import WriteGateMiddleware
 from app.caching import ConditionalGetMiddleware
 from app.config import Settings
-from app.metrics import MetricsMiddleware
+from app.metrics import UNMATCHED
+from app.operations import template_of
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID = REQUEST_ID_HEADER.lower().encode()
@@ -49,14 +52,16 @@ DOCS_CONTENT_SECURITY_POLICY = (
 DOCS_PATHS = ("/docs", "/redoc", "/static-offline-docs/")
 
 
-class RequestIdMiddleware(HTTPMiddleware):
-    """Gives every response an `X-Request-ID` and logs one JSON line per request."""
+class RequestRecordMiddleware(HTTPMiddleware):
+    """Gives every response an `X-Request-ID`, logs one JSON line per request and counts it in
+    the metrics: one layer, because all three want the same start time and status."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        offered = header(scope, b"x-request-id")
-        request_id = offered if offered and SANE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
+        offered = header(scope, REQUEST_ID)
+        sane = offered and SANE_REQUEST_ID.fullmatch(offered)
+        request_id = offered if sane else secrets.token_hex(16)
+        scope.setdefault("state", {})["request_id"] = request_id
         status = 500  # what the client sees if the app fails before starting a response
 
         async def send_with_id(message: Message) -> None:
@@ -70,16 +75,15 @@ class RequestIdMiddleware(HTTPMiddleware):
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            app = scope["app"]
+            route = template_of(app, scope["path"]) or UNMATCHED
+            app.state.metrics.observe(scope["method"], route, status, seconds)
+            # By hand rather than json.dumps: the id is plain, only method and path need quoting.
             access_log.info(
-                json.dumps(
-                    {
-                        "request_id": request_id,
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                    }
-                )
+                f'{{"request_id": "{request_id}", "method": {quote(scope["method"])},'
+                f' "path": {quote(scope["path"])}, "status": {status},'
+                f' "duration_ms": {round(seconds * 1000, 3)}}}'
             )
 
 
@@ -174,7 +178,6 @@ def install(app: Any, settings: Settings) -> None:
         log.warning("writes are disabled: SUMMIT_API_KEYS is empty, every write answers 401")
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(WriteGateMiddleware, keys=keys, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(ConditionalGetMiddleware)
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(
         CORSMiddleware,
@@ -186,5 +189,5 @@ def install(app: Any, settings: Settings) -> None:
         max_age=600,
     )
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(ConditionalGetMiddleware)
+    app.add_middleware(RequestRecordMiddleware)

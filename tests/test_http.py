@@ -176,6 +176,64 @@ async def test_cors_origins_are_configurable(database_url):
     assert "access-control-allow-origin" not in refused.headers
 
 
+@pytest.mark.parametrize("cache_entries", [2048, 0], ids=["cached", "uncached"])
+async def test_cached_answers_and_304s_carry_the_cors_headers_of_their_origin(
+    database_url, cache_entries
+):
+    settings = Settings(
+        database_url=database_url,
+        cors_origins="https://ok.example",
+        response_cache_entries=cache_entries,
+    )
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        plain = await client.get("/api/v1/countries")
+        ok = await client.get("/api/v1/countries", headers={"Origin": "https://ok.example"})
+        ok_again = await client.get("/api/v1/countries", headers={"Origin": "https://ok.example"})
+        evil = await client.get("/api/v1/countries", headers={"Origin": "https://evil.example"})
+        revalidated = await client.get(
+            "/api/v1/countries",
+            headers={"Origin": "https://ok.example", "If-None-Match": plain.headers["etag"]},
+        )
+    assert "access-control-allow-origin" not in plain.headers
+    for answer in (ok, ok_again, revalidated):
+        assert answer.headers["access-control-allow-origin"] == "https://ok.example"
+    assert "access-control-allow-origin" not in evil.headers
+    # One representation, whatever the origin: one ETag; Origin is named once in Vary.
+    assert {ok.headers["etag"], evil.headers["etag"]} == {plain.headers["etag"]}
+    assert ok.headers["vary"] == "Accept, Accept-Encoding, Origin"
+    assert revalidated.status_code == 304 and revalidated.content == b""
+    assert "content-type" not in revalidated.headers
+    assert (
+        "content-length" not in revalidated.headers or revalidated.headers["content-length"] == "0"
+    )
+    assert revalidated.headers["etag"] == plain.headers["etag"]
+    assert len(app.state.response_cache) == (3 if cache_entries else 0)
+
+
+async def test_head_is_answered_from_the_cache_without_a_body_and_not_kept(app, client):
+    head = await client.head("/api/v1/summits/2")
+    get = await client.get("/api/v1/summits/2")
+    head_again = await client.head("/api/v1/summits/2")
+    assert (head.status_code, head.content) == (200, b"")
+    assert get.json()["number"] == 2
+    assert (head_again.status_code, head_again.content) == (200, b"")
+    assert head_again.headers["etag"] == get.headers["etag"] == head.headers["etag"]
+    assert head_again.headers["content-length"] == get.headers["content-length"]
+
+
+async def test_cached_answers_are_counted_in_the_metrics(client):
+    for _ in range(3):
+        await client.get("/api/v1/summits/2")
+    etag = (await client.get("/api/v1/summits/2")).headers["etag"]
+    await client.get("/api/v1/summits/2", headers={"If-None-Match": etag})
+    text = (await client.get("/metrics")).text
+    route = 'method="GET",route="/api/v1/summits/{number}"'
+    assert f'http_requests_total{{{route},status="200"}} 4.0' in text
+    assert f'http_requests_total{{{route},status="304"}} 1.0' in text
+
+
 async def test_request_id_is_kept_when_sane_and_made_otherwise(client):
     kept = await client.get("/healthz", headers={"X-Request-ID": "trace-42.a:b"})
     assert kept.headers["x-request-id"] == "trace-42.a:b"
