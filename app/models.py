@@ -404,6 +404,8 @@ class TradeStatistic(TradeStatisticBase, table=True):
     __table_args__ = (
         # The default order, so that a page by cursor is a range scan however deep it starts.
         Index("ix_trade_statistic_year_id", "year", "id"),
+        # A filter on currency, and on currency and years, is read in that order too.
+        Index("ix_trade_statistic_currency_year_id", "currency", "year", "id"),
         CheckConstraint("value >= 0", name="value_not_negative"),
         CheckConstraint("length(currency) = 3 AND upper(currency) = currency", name="currency"),
         CheckConstraint("flow IN ('total', 'export', 'import')", name="flow"),

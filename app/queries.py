@@ -9,9 +9,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, text
+from sqlalchemy import ColumnElement, Select, func, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, select
 
 from app import models as m
 from app.collections import BY_NAME, COLLECTIONS, Collection, LinkedList
@@ -34,32 +34,40 @@ def _linked_values(
 def _citations(
     session: Session, collection: str, entity_ids: Sequence[str]
 ) -> dict[str, list[dict[str, Any]]]:
-    rows = session.exec(
-        select(m.Citation)
-        .where(m.Citation.collection == collection, m.Citation.entity_id.in_(entity_ids))
-        .order_by(m.Citation.entity_id, m.Citation.position)
-    ).all()
+    citation = m.Citation.__table__.c  # type: ignore[attr-defined]
+    rows = session.connection().execute(
+        select(citation.entity_id, citation.source_id, citation.quote, citation.start, citation.end)
+        .where(citation.collection == collection, citation.entity_id.in_(entity_ids))
+        .order_by(citation.entity_id, citation.position)
+    )
     citations: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        citations[row.entity_id].append(
-            {"source": row.source_id, "quote": row.quote, "start": row.start, "end": row.end}
-        )
+    for entity_id, source, quote, start, end in rows:
+        citations[entity_id].append({"source": source, "quote": quote, "start": start, "end": end})
     return citations
 
 
-def to_entities(session: Session, collection: Collection, rows: Sequence[SQLModel]) -> list[Entity]:
-    """`rows` of `collection`'s table as entities, with lists and citations loaded in bulk."""
-    ids = [row.id for row in rows]  # type: ignore[attr-defined]
+def _table_rows(session: Session, statement: Select[Any]) -> list[Entity]:
+    """The rows `statement` selects, as dicts of column values. Plain rows rather than ORM
+    objects: a page of fifty is read, turned into JSON and forgotten, so tracking it as objects
+    would cost more than the query."""
+    return [dict(row) for row in session.connection().execute(statement).mappings()]
+
+
+def _select_rows(collection: Collection) -> Select[Any]:
+    return select(collection.table.__table__)  # type: ignore[attr-defined]
+
+
+def to_entities(session: Session, collection: Collection, rows: Sequence[Entity]) -> list[Entity]:
+    """`rows` of `collection`'s table (column values) as entities, with lists and citations
+    loaded in bulk."""
+    ids = [row["id"] for row in rows]
     lists = {link.field: _linked_values(session, link, ids) for link in collection.lists}
     citations = _citations(session, collection.name, ids)
-    entities = []
-    for row in rows:
-        entity = row.model_dump()
+    for entity in rows:
         for name, values in lists.items():
             entity[name] = values.get(entity["id"], [])
         entity["sources"] = citations.get(entity["id"], [])
-        entities.append(entity)
-    return entities
+    return list(rows)
 
 
 def sort_keys(collection: Collection, sort: Sequence[SortKey]) -> list[SortKey]:
@@ -111,13 +119,13 @@ def _offset_page(
     offset: int,
 ) -> list[Entity]:
     statement = (
-        select(collection.table)
+        _select_rows(collection)
         .where(*conditions)
         .order_by(*ordering(_columns(collection, keys), keys, reverse=False))
         .offset(offset)
         .limit(limit)
     )
-    return to_entities(session, collection, session.exec(statement).all())
+    return to_entities(session, collection, _table_rows(session, statement))
 
 
 @dataclass
@@ -162,12 +170,12 @@ def list_window(
     if cursor.direction != "last":
         conditions.append(beyond_key(columns, keys, cursor.key, reverse=reverse))
     statement = (
-        select(collection.table)
+        _select_rows(collection)
         .where(*conditions)
         .order_by(*ordering(columns, keys, reverse=reverse))
         .limit(limit + 1)  # one more than shown tells whether there is more beyond
     )
-    rows = list(session.exec(statement).all())
+    rows = _table_rows(session, statement)
     more = len(rows) > limit
     rows = rows[:limit][::-1] if reverse else rows[:limit]
     items = to_entities(session, collection, rows)
@@ -188,22 +196,21 @@ def entity_batches(
     order = ordering(columns, keys, reverse=False)
     after: tuple[Any, ...] | None = None
     while True:
-        statement = select(collection.table).order_by(*order).limit(batch_size)
+        statement = _select_rows(collection).order_by(*order).limit(batch_size)
         if after is not None:
             statement = statement.where(beyond_key(columns, keys, after, reverse=False))
-        rows = session.exec(statement).all()
+        rows = _table_rows(session, statement)
         if not rows:
             return
         batch = to_entities(session, collection, rows)
-        session.expunge_all()  # the rows are plain dicts now: let the session forget them
         yield batch
         after = key_of(batch[-1], keys)
 
 
 def get_entity(session: Session, collection: Collection, key: str) -> Entity | None:
     """The entity `key` names (see `Collection.lookup`), or None."""
-    row = session.exec(select(collection.table).where(collection.lookup(key))).first()
-    return None if row is None else to_entities(session, collection, [row])[0]
+    rows = _table_rows(session, _select_rows(collection).where(collection.lookup(key)).limit(1))
+    return to_entities(session, collection, rows)[0] if rows else None
 
 
 def get_detail(session: Session, collection: Collection, key: str) -> Entity | None:
