@@ -29,7 +29,8 @@ seed: migrate
 	$(BIN)/python -m seed --if-empty
 
 run: seed
-	$(BIN)/uvicorn --factory app.main:create_app --host 127.0.0.1 --port $(PORT) --no-access-log
+	$(BIN)/uvicorn --factory app.main:create_app --host 127.0.0.1 --port $(PORT) --no-access-log \
+		--loop asyncio
 
 lint: install
 	$(BIN)/ruff check .

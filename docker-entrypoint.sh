@@ -11,4 +11,4 @@ if [ "${SEED_ON_START:-1}" = "1" ]; then
 fi
 # uvicorn finishes the requests in flight on SIGTERM, for up to 20 seconds.
 exec uvicorn --factory app.main:create_app --host 0.0.0.0 --port "${PORT:-8000}" \
-    --no-access-log --timeout-graceful-shutdown 20 "$@"
+    --no-access-log --loop asyncio --timeout-graceful-shutdown 20 "$@"

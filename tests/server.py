@@ -54,6 +54,8 @@ def running_server(database_url: str, **environment: str) -> Iterator[str]:
                 "--port",
                 str(port),
                 "--no-access-log",
+                "--loop",
+                "asyncio",  # as `make run` serves; see the README's "Running it for real"
             ],
             cwd=PROJECT_ROOT,
             env={**os.environ, "DATABASE_URL": database_url, **environment},
