@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     # How many whole answers each process keeps for the current dataset version; 0: none.
     response_cache_entries: int = 2048
+    # FastAPI's OpenTelemetry traces, metrics and logs, for a process that configures an
+    # OpenTelemetry SDK. Off: the service has its own metrics and access log, and the check for
+    # a configured provider costs every request a few microseconds.
+    opentelemetry: bool = False
     # Origins whose pages may read the API from a browser (CORS); "*" is any. Comma-separated
     # in the environment: CORS_ORIGINS=https://a.example,https://b.example
     cors_origins: Annotated[list[str], NoDecode] = ["*"]

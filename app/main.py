@@ -74,6 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
         dependencies=[Depends(check_query_string)],
         openapi_tags=OPENAPI_TAGS,
+        telemetry={
+            "tracing": settings.opentelemetry,
+            "metrics": settings.opentelemetry,
+            "logs": settings.opentelemetry,
+        },
     )
     app.state.database = database
     app.state.dataset_version = DatasetVersion(database.engine)
