@@ -20,11 +20,17 @@ from app.paging import Cursor, SortKey, beyond_key, key_of, ordering
 Entity = dict[str, Any]
 
 
+# The ids of the entities being read: a list, or the query that selects them (for a whole list,
+# where thousands of ids would each be a bound parameter).
+EntityIds = Sequence[str] | Select[Any]
+
+
 def _linked_values(
-    session: Session, link: LinkedList, owner_ids: Sequence[str]
+    session: Session, link: LinkedList, owner_ids: EntityIds
 ) -> dict[str, list[str]]:
     owner, value = getattr(link.table, link.owner), getattr(link.table, link.value)
-    rows = session.exec(select(owner, value).where(owner.in_(owner_ids)).order_by(value)).all()
+    statement = select(owner, value).where(owner.in_(owner_ids)).order_by(value)
+    rows = session.connection().execute(statement).all()
     values: dict[str, list[str]] = defaultdict(list)
     for owner_id, value_id in rows:
         values[owner_id].append(value_id)
@@ -32,13 +38,19 @@ def _linked_values(
 
 
 def _citations(
-    session: Session, collection: str, entity_ids: Sequence[str]
+    session: Session, collection: str, entity_ids: EntityIds
 ) -> dict[str, list[dict[str, Any]]]:
     citation = m.Citation.__table__.c  # type: ignore[attr-defined]
-    rows = session.connection().execute(
-        select(citation.entity_id, citation.source_id, citation.quote, citation.start, citation.end)
-        .where(citation.collection == collection, citation.entity_id.in_(entity_ids))
-        .order_by(citation.entity_id, citation.position)
+    rows = (
+        session.connection()
+        .execute(
+            select(
+                citation.entity_id, citation.source_id, citation.quote, citation.start, citation.end
+            )
+            .where(citation.collection == collection, citation.entity_id.in_(entity_ids))
+            .order_by(citation.entity_id, citation.position)
+        )
+        .all()
     )
     citations: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for entity_id, source, quote, start, end in rows:
@@ -50,17 +62,19 @@ def _table_rows(session: Session, statement: Select[Any]) -> list[Entity]:
     """The rows `statement` selects, as dicts of column values. Plain rows rather than ORM
     objects: a page of fifty is read, turned into JSON and forgotten, so tracking it as objects
     would cost more than the query."""
-    return [dict(row) for row in session.connection().execute(statement).mappings()]
+    return [dict(row) for row in session.connection().execute(statement).mappings().all()]
 
 
 def _select_rows(collection: Collection) -> Select[Any]:
     return select(collection.table.__table__)  # type: ignore[attr-defined]
 
 
-def to_entities(session: Session, collection: Collection, rows: Sequence[Entity]) -> list[Entity]:
+def to_entities(
+    session: Session, collection: Collection, rows: Sequence[Entity], ids: EntityIds | None = None
+) -> list[Entity]:
     """`rows` of `collection`'s table (column values) as entities, with lists and citations
-    loaded in bulk."""
-    ids = [row["id"] for row in rows]
+    loaded in bulk; `ids` selects the rows' ids, if not given one by one."""
+    ids = [row["id"] for row in rows] if ids is None else ids
     lists = {link.field: _linked_values(session, link, ids) for link in collection.lists}
     citations = _citations(session, collection.name, ids)
     for entity in rows:
@@ -125,7 +139,10 @@ def _offset_page(
         .offset(offset)
         .limit(limit)
     )
-    return to_entities(session, collection, _table_rows(session, statement))
+    rows = _table_rows(session, statement)
+    whole = limit is None and offset == 0
+    ids = select(collection.table.__table__.c.id).where(*conditions) if whole else None  # type: ignore[attr-defined]
+    return to_entities(session, collection, rows, ids)
 
 
 @dataclass
