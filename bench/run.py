@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,8 +298,49 @@ def export_rss(app: Server) -> str:
     )
 
 
+def commitment_body(writer: int, number: int) -> dict[str, object]:
+    """A new commitment of the second summit, whose answer embeds every one of them."""
+    return {
+        "title": f"Soak write {writer} {number}",
+        "kind": "pledge",
+        "description": "A benchmark write.",
+        "summit": 2,
+        "parties": ["CHN"],
+        "sources": [{"source": "article", "quote": "Xi announced the establishment of three"}],
+    }
+
+
+def trade_statistic_body(writer: int, number: int) -> dict[str, object]:
+    """A new row of the trade series, the collection that grows to millions."""
+    return {
+        "id": f"soak-{writer}-{number}",
+        "year": 1995 + number % 30,
+        "reporter": "CHN",
+        "partners": ["KAZ"],
+        "flow": "export",
+        "value": 1_000_000 + number,
+        "currency": "USD",
+        "sources": [{"source": "iso-4217"}],
+    }
+
+
+# What the 16 writers of a soak create: (collection, body of writer's n-th write).
+SOAK_WRITES: dict[str, Callable[[int, int], dict[str, object]]] = {
+    "trade-statistics": trade_statistic_body,
+    "commitments": commitment_body,
+}
+
+
 def soak(report: list[str]) -> None:
-    """Reads at 256 connections while 16 clients write; then every acknowledged write is read."""
+    """Reads at 256 connections while 16 clients write, once for each kind of write in
+    `SOAK_WRITES`; then every acknowledged write is read back."""
+    for collection, body in SOAK_WRITES.items():
+        soak_with(report, collection, body)
+
+
+def soak_with(
+    report: list[str], collection: str, body: Callable[[int, int], dict[str, object]]
+) -> None:
     database = WORK / "soak.db"
     database.unlink(missing_ok=True)
     seeded_database(database)
@@ -318,7 +359,10 @@ def soak(report: list[str]) -> None:
         acknowledged: list[str] = []
         failed: list[str] = []
         writers = [
-            threading.Thread(target=write_until, args=(app.url, n, stop, acknowledged, failed))
+            threading.Thread(
+                target=write_until,
+                args=(app.url, f"/api/v1/{collection}", body, n, stop, acknowledged, failed),
+            )
             for n in range(16)
         ]
         for writer in writers:
@@ -330,7 +374,9 @@ def soak(report: list[str]) -> None:
         missing = [
             url for url in acknowledged if httpx.get(app.url + url, timeout=30).status_code != 200
         ]
-    report.append(f"\n### Soak: 256 read connections for {SOAK_SECONDS} s, 16 clients writing\n")
+    report.append(
+        f"\n### Soak: 256 read connections for {SOAK_SECONDS} s, 16 clients creating {collection}\n"
+    )
     report.append(
         f"{load.requests:,} reads ({load.requests_per_second:,.0f}/s, p50 {load.p50_ms:.1f} ms,"
         f" p99 {load.p99_ms:.1f} ms): {load.errors} socket errors, {load.timeouts} timeouts,"
@@ -342,25 +388,21 @@ def soak(report: list[str]) -> None:
 
 
 def write_until(
-    url: str, writer: int, stop: threading.Event, acknowledged: list[str], failed: list[str]
+    url: str,
+    path: str,
+    body: Callable[[int, int], dict[str, object]],
+    writer: int,
+    stop: threading.Event,
+    acknowledged: list[str],
+    failed: list[str],
 ) -> None:
     headers = {"Authorization": f"Bearer {WRITE_KEY}"}
     with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
         number = 0
         while not stop.is_set():
             number += 1
-            body = {
-                "title": f"Soak write {writer} {number}",
-                "kind": "pledge",
-                "description": "A benchmark write.",
-                "summit": 2,
-                "parties": ["CHN"],
-                "sources": [
-                    {"source": "article", "quote": "Xi announced the establishment of three"}
-                ],
-            }
             try:
-                response = client.post("/api/v1/commitments", json=body)
+                response = client.post(path, json=body(writer, number))
             except httpx.HTTPError as error:
                 failed.append(f"{type(error).__name__}")
                 continue
