@@ -3,20 +3,23 @@
 Every read of data looks the version up once, with one single-row query on a connection kept for
 the purpose, so that a write through any process is seen by every process at once. The ETag is
 derived from that version and the request (path, query, the representation asked for), so it is
-known before the route runs: a matching `If-None-Match` is answered at once, and a whole answer
-made earlier for the same ETag is sent again without running the route. A write moves the
-version, which empties the cache.
+known before the route runs: a matching `If-None-Match` is answered without running the route
+(a cross-origin one once the CORS headers for its kind of origin are known), and a whole answer
+made earlier for the same request is sent again. A write moves the version, which empties the
+cache.
 """
 
 import hashlib
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import Engine
 from starlette.datastructures import MutableHeaders
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.asgi import HTTPMiddleware
 from app.config import API_PREFIX
@@ -82,9 +85,33 @@ class DatasetVersion:
                 self._connection = None
 
 
-# What a representation depends on besides the version: path, query, Accept, whether gzip is
-# accepted, and the Origin (CORS headers name it).
-RequestKey = tuple[str, bytes, str, bool, str]
+class RequestKey(NamedTuple):
+    """What an answer depends on besides the version."""
+
+    path: str
+    query: bytes
+    accept: str
+    accepts_gzip: bool
+    # What CORS makes of the Origin header (see `OriginClasses`): its headers depend on it.
+    origin_class: str
+
+
+class OriginClasses:
+    """Sorts request origins by the CORS headers they get: none without an Origin header, the
+    same for every origin where all are allowed, the origin's own where it is listed, none
+    (but `Vary: Origin`) where it is not."""
+
+    def __init__(self, allowed: Sequence[str]) -> None:
+        self._allowed = frozenset(allowed)
+
+    def of(self, origin: str) -> str:
+        if not origin:
+            return ""
+        if "*" in self._allowed:
+            return "*"
+        return origin if origin in self._allowed else "refused"
+
+
 # What a 304 carries of the full answer's headers (RFC 9110, 15.4.5), and CORS's: a script on
 # another origin that revalidates is shown the 304 only if CORS allows it.
 NOT_MODIFIED_HEADERS = frozenset(
@@ -131,20 +158,21 @@ class ResponseCache:
         return len(self._entries)
 
 
-def request_key(scope: Scope, headers: dict[bytes, bytes]) -> RequestKey:
-    accepts_gzip = b"gzip" in headers.get(b"accept-encoding", b"").lower()
-    accept = headers.get(b"accept", b"").decode("latin-1")
-    origin = headers.get(b"origin", b"").decode("latin-1")
-    return (scope["path"], scope["query_string"], accept, accepts_gzip, origin)
+def request_key(scope: Scope, headers: dict[bytes, bytes], origins: OriginClasses) -> RequestKey:
+    return RequestKey(
+        path=scope["path"],
+        query=scope["query_string"],
+        accept=headers.get(b"accept", b"").decode("latin-1"),
+        accepts_gzip=b"gzip" in headers.get(b"accept-encoding", b"").lower(),
+        origin_class=origins.of(headers.get(b"origin", b"").decode("latin-1")),
+    )
 
 
 def entity_tag(key: RequestKey, version: int) -> str:
     """A strong ETag: the same version and request always get the same bytes. The Origin
     changes only CORS headers, not the representation, so it is left out."""
-    path, query, accept, accepts_gzip, _origin = key
-    request = "\n".join(
-        [path, query.decode("latin-1"), accept, "gzip" if accepts_gzip else "identity"]
-    )
+    gzip = "gzip" if key.accepts_gzip else "identity"
+    request = "\n".join([key.path, key.query.decode("latin-1"), key.accept, gzip])
     digest = hashlib.blake2b(request.encode(), digest_size=12).hexdigest()
     return f'"v{version}-{digest}"'
 
@@ -168,29 +196,36 @@ class ConditionalGetMiddleware(HTTPMiddleware):
     It runs outside the security headers and CORS, so that an answer is kept with every header
     it went out with; only the request id (added further out) differs between two requests.
     A cached answer or a 304 therefore skips every inner layer and the route. A 304 to a
-    cross-origin request needs the CORS headers the full answer had: it is made from that
-    answer, cached or, failing that, made again.
+    cross-origin request carries the CORS headers a full answer to that kind of origin had;
+    until one has been seen, the route runs and its answer is turned into the 304.
     """
+
+    def __init__(self, app: ASGIApp, *, cors_origins: Sequence[str]) -> None:
+        super().__init__(app)
+        self._origins = OriginClasses(cors_origins)
+        # The CORS headers of data answers, by origin class: they do not depend on the path.
+        self._cors_headers: dict[str, list[tuple[bytes, bytes]]] = {}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"], scope["method"]
-        if not path.startswith(API_PREFIX):
-            await self.app(scope, receive, self._with_docs_headers(scope, send))
+        if not path.startswith(API_PREFIX) or method == "OPTIONS":  # docs, health, preflights
+            await self.app(scope, receive, self._with_cache_control(scope, send))
             return
         headers = {name: value for name, value in reversed(scope["headers"])}  # first wins
         is_read = method in ("GET", "HEAD") and not headers.get(b"authorization")
         state = scope["app"].state
         cache: ResponseCache = state.response_cache
-        version = state.dataset_version.current()
-        key = request_key(scope, headers)
+        version = state.dataset_version.current() if is_read else None
+        key = request_key(scope, headers, self._origins)
         etag: str | None = None
         not_modified = False
-        if version is not None and is_read:
+        if version is not None:
             cached = cache.get(version, key)
             etag = cached.etag if cached is not None else entity_tag(key, version)
             not_modified = _matches(headers.get(b"if-none-match", b"").decode("latin-1"), etag)
-            if not_modified and (cached is not None or b"origin" not in headers):
-                await self._not_modified(send, etag, version, cached)
+            cors = self._cors_headers.get(key.origin_class) if key.origin_class else []
+            if not_modified and (cached is not None or cors is not None):
+                await self._not_modified(send, etag, version, cached, cors or [])
                 return
             if cached is not None:
                 await self._replay(send, cached, with_body=method == "GET")
@@ -198,9 +233,10 @@ class ConditionalGetMiddleware(HTTPMiddleware):
 
         kept: list[bytes] | None = None  # the body so far, while the answer may be cached
         start: tuple[int, list[tuple[bytes, bytes]]] | None = None
+        made_304 = False  # a full answer turned into the 304 the request asked for
 
         async def send_with_cache_headers(message: Message) -> None:
-            nonlocal kept, start
+            nonlocal kept, start, made_304
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 ok = message["status"] == 200 and etag is not None
@@ -212,11 +248,15 @@ class ConditionalGetMiddleware(HTTPMiddleware):
                 if ok:
                     headers["ETag"] = etag  # type: ignore[assignment]
                 headers["Cache-Control"] = DATA_CACHE_CONTROL if ok else NO_STORE
+                if ok and key.origin_class:
+                    self._cors_headers[key.origin_class] = [
+                        h for h in message["headers"] if h[0].startswith(b"access-control-")
+                    ]
                 if ok and method == "GET":
                     # A copy now: the outer layers add per-request headers to the list.
                     kept, start = [], (message["status"], list(message["headers"]))
                 if ok and not_modified:
-                    message = _not_modified_start(message["headers"])
+                    message, made_304 = _not_modified_start(message["headers"]), True
             elif message["type"] == "http.response.body":
                 if kept is not None:
                     kept.append(message.get("body", b""))
@@ -225,7 +265,7 @@ class ConditionalGetMiddleware(HTTPMiddleware):
                     elif not message.get("more_body", False) and start is not None:
                         entry = CachedResponse(etag, *start, b"".join(kept))  # type: ignore[arg-type]
                         cache.put(version, key, entry)  # type: ignore[arg-type]
-                if not_modified:
+                if made_304:
                     if message.get("more_body", False):
                         return
                     message = {"type": "http.response.body", "body": b""}
@@ -234,8 +274,8 @@ class ConditionalGetMiddleware(HTTPMiddleware):
         await self.app(scope, receive, send_with_cache_headers)
 
     @staticmethod
-    def _with_docs_headers(scope: Scope, send: Send) -> Send:
-        """Docs and health: cached for a while if they say nothing themselves, health never."""
+    def _with_cache_control(scope: Scope, send: Send) -> Send:
+        """Docs: cached for a while if they say nothing themselves; health and preflights, never."""
 
         async def send_with_cache_control(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -256,7 +296,11 @@ class ConditionalGetMiddleware(HTTPMiddleware):
 
     @staticmethod
     async def _not_modified(
-        send: Send, etag: str, version: int, cached: CachedResponse | None
+        send: Send,
+        etag: str,
+        version: int,
+        cached: CachedResponse | None,
+        cors: list[tuple[bytes, bytes]],
     ) -> None:
         if cached is not None:
             headers = cached.headers
@@ -266,6 +310,7 @@ class ConditionalGetMiddleware(HTTPMiddleware):
                 (b"cache-control", DATA_CACHE_CONTROL.encode()),
                 (b"vary", VARY.encode()),
                 (b"x-dataset-version", str(version).encode()),
+                *cors,
             ]
         await send(_not_modified_start(headers))
         await send({"type": "http.response.body", "body": b""})

@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.collect()
         gc.freeze()
         yield
+        gc.unfreeze()
         app.state.dataset_version.close()
         database.engine.dispose()
 

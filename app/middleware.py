@@ -2,8 +2,9 @@
 
 Outermost first: request id, access log and metrics, conditional GET and the read cache (ETag,
 304, Cache-Control, Vary, X-Dataset-Version), security headers, CORS, HEAD as GET, the write
-gate, gzip. The read cache sits outside the layers whose headers are the same for every request
-to a path, so that a cached answer is replayed with them and without running them.
+gate, gzip. The read cache sits outside the security headers and CORS, and keeps an answer with
+the headers they added (CORS's depend on the Origin, which is part of the cache's key), so that a
+cached answer is replayed without running them.
 Pure ASGI rather than `BaseHTTPMiddleware`, so that streamed responses stay streamed and each
 layer costs little.
 """
@@ -189,5 +190,5 @@ def install(app: Any, settings: Settings) -> None:
         max_age=600,
     )
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(ConditionalGetMiddleware)
+    app.add_middleware(ConditionalGetMiddleware, cors_origins=settings.cors_origins)
     app.add_middleware(RequestRecordMiddleware)

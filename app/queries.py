@@ -70,7 +70,11 @@ def _select_rows(collection: Collection) -> Select[Any]:
 
 
 def to_entities(
-    session: Session, collection: Collection, rows: Sequence[Entity], ids: EntityIds | None = None
+    session: Session,
+    collection: Collection,
+    rows: Sequence[Entity],
+    *,
+    ids: EntityIds | None = None,
 ) -> list[Entity]:
     """`rows` of `collection`'s table (column values) as entities, with lists and citations
     loaded in bulk; `ids` selects the rows' ids, if not given one by one."""
@@ -142,7 +146,7 @@ def _offset_page(
     rows = _table_rows(session, statement)
     whole = limit is None and offset == 0
     ids = select(collection.table.__table__.c.id).where(*conditions) if whole else None  # type: ignore[attr-defined]
-    return to_entities(session, collection, rows, ids)
+    return to_entities(session, collection, rows, ids=ids)
 
 
 @dataclass

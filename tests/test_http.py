@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import event
 
+from app.caching import RequestKey, entity_tag
 from app.config import Settings
 from app.main import create_app
 from seed.loader import DEFAULT_FILE, load, parse
@@ -209,18 +210,89 @@ async def test_cached_answers_and_304s_carry_the_cors_headers_of_their_origin(
         "content-length" not in revalidated.headers or revalidated.headers["content-length"] == "0"
     )
     assert revalidated.headers["etag"] == plain.headers["etag"]
+    assert revalidated.headers["cache-control"] == "public, max-age=60"
+    assert revalidated.headers["vary"] == "Accept, Accept-Encoding, Origin"
+    assert revalidated.headers["x-dataset-version"] == plain.headers["x-dataset-version"]
     assert len(app.state.response_cache) == (3 if cache_entries else 0)
 
 
-async def test_head_is_answered_from_the_cache_without_a_body_and_not_kept(app, client):
-    head = await client.head("/api/v1/summits/2")
-    get = await client.get("/api/v1/summits/2")
-    head_again = await client.head("/api/v1/summits/2")
-    assert (head.status_code, head.content) == (200, b"")
-    assert get.json()["number"] == 2
-    assert (head_again.status_code, head_again.content) == (200, b"")
-    assert head_again.headers["etag"] == get.headers["etag"] == head.headers["etag"]
-    assert head_again.headers["content-length"] == get.headers["content-length"]
+async def test_every_origin_shares_one_cached_answer_when_all_are_allowed(app, client):
+    for origin in ("https://a.example", "https://b.example", "https://c.example"):
+        answer = await client.get("/api/v1/countries", headers={"Origin": origin})
+        assert answer.headers["access-control-allow-origin"] == "*"
+    # What CORS answers is the same for every origin here: one entry, not one per origin.
+    assert len(app.state.response_cache) == 1
+
+
+async def test_a_cross_origin_revalidation_that_finds_no_entity_is_answered_in_full(database_url):
+    app = create_app(Settings(database_url=database_url))
+    version = app.state.dataset_version.current()
+    # The tag a 200 would have had: the route runs (the CORS headers are not known yet) and
+    # answers 404, which must reach the client whole, not as a 304 or an empty body.
+    key = RequestKey(
+        path="/api/v1/summits/9", query=b"", accept="*/*", accepts_gzip=True, origin_class="*"
+    )
+    headers = {"Origin": "https://a.example", "If-None-Match": entity_tag(key, version)}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        missing = await client.get(
+            "/api/v1/summits/9", headers={**headers, "Accept": "*/*", "Accept-Encoding": "gzip"}
+        )
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["status"] == 404
+
+
+async def test_a_preflight_costs_no_version_lookup(app, client):
+    lookups = app.state.dataset_version.lookups
+    preflight = await client.options(
+        "/api/v1/countries",
+        headers={"Origin": "https://a.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert preflight.status_code == 200
+    assert app.state.dataset_version.lookups == lookups
+    assert "x-dataset-version" not in preflight.headers
+
+
+async def test_head_is_answered_from_the_cache_without_a_body_and_not_kept(app):
+    async def answer(method: str) -> tuple[int, dict[bytes, bytes], bytes]:
+        """What the app itself sends: httpx would drop a HEAD's body however long."""
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": "/api/v1/summits/2",
+            "raw_path": b"/api/v1/summits/2",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"t")],
+            "client": ("127.0.0.1", 1),
+            "server": ("t", 80),
+        }
+        messages: list[dict] = []
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            messages.append(message)
+
+        await app(scope, receive, send)
+        body = b"".join(m.get("body", b"") for m in messages[1:])
+        return messages[0]["status"], dict(messages[0]["headers"]), body
+
+    status, head, body = await answer("HEAD")
+    assert (status, body) == (200, b"")
+    assert len(app.state.response_cache) == 0  # a HEAD's empty body is not kept for a GET
+    status, get, get_body = await answer("GET")
+    assert status == 200 and json.loads(get_body)["number"] == 2
+    assert len(app.state.response_cache) == 1
+    status, head_again, body = await answer("HEAD")
+    assert (status, body) == (200, b"")  # from the cache, still without the body
+    assert head_again[b"etag"] == get[b"etag"] == head[b"etag"]
+    assert head_again[b"content-length"] == get[b"content-length"] == str(len(get_body)).encode()
 
 
 async def test_cached_answers_are_counted_in_the_metrics(client):
