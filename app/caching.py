@@ -125,6 +125,7 @@ class CachedResponse:
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
+    not_modified_headers: list[tuple[bytes, bytes]]  # those of a 304 in its place
 
 
 class ResponseCache:
@@ -256,14 +257,23 @@ class ConditionalGetMiddleware(HTTPMiddleware):
                     # A copy now: the outer layers add per-request headers to the list.
                     kept, start = [], (message["status"], list(message["headers"]))
                 if ok and not_modified:
-                    message, made_304 = _not_modified_start(message["headers"]), True
+                    headers_304 = _not_modified_headers(message["headers"])
+                    message = {"type": "http.response.start", "status": 304, "headers": headers_304}
+                    made_304 = True
             elif message["type"] == "http.response.body":
                 if kept is not None:
                     kept.append(message.get("body", b""))
                     if sum(map(len, kept)) > cache.max_body_bytes:
                         kept = None
                     elif not message.get("more_body", False) and start is not None:
-                        entry = CachedResponse(etag, *start, b"".join(kept))  # type: ignore[arg-type]
+                        status, start_headers = start
+                        entry = CachedResponse(
+                            etag,  # type: ignore[arg-type]
+                            status,
+                            start_headers,
+                            b"".join(kept),
+                            _not_modified_headers(start_headers),
+                        )
                         cache.put(version, key, entry)  # type: ignore[arg-type]
                 if made_304:
                     if message.get("more_body", False):
@@ -303,7 +313,7 @@ class ConditionalGetMiddleware(HTTPMiddleware):
         cors: list[tuple[bytes, bytes]],
     ) -> None:
         if cached is not None:
-            headers = cached.headers
+            headers = list(cached.not_modified_headers)  # outer layers add theirs to this list
         else:
             headers = [
                 (b"etag", etag.encode()),
@@ -312,14 +322,13 @@ class ConditionalGetMiddleware(HTTPMiddleware):
                 (b"x-dataset-version", str(version).encode()),
                 *cors,
             ]
-        await send(_not_modified_start(headers))
+        await send({"type": "http.response.start", "status": 304, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
 
 
-def _not_modified_start(headers: list[tuple[bytes, bytes]]) -> Message:
-    kept = [
+def _not_modified_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return [
         (name, value)
         for name, value in headers
         if name in NOT_MODIFIED_HEADERS or name.startswith(b"access-control-")
     ]
-    return {"type": "http.response.start", "status": 304, "headers": kept}
