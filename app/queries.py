@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, text
+from sqlalchemy import ColumnElement, Select, Table, func, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import Session, select
 
@@ -65,8 +65,12 @@ def _table_rows(session: Session, statement: Select[Any]) -> list[Entity]:
     return [dict(row) for row in session.connection().execute(statement).mappings().all()]
 
 
+def _table(collection: Collection) -> Table:
+    return collection.table.__table__  # type: ignore[attr-defined, no-any-return]
+
+
 def _select_rows(collection: Collection) -> Select[Any]:
-    return select(collection.table.__table__)  # type: ignore[attr-defined]
+    return select(_table(collection))
 
 
 def to_entities(
@@ -96,7 +100,7 @@ def sort_keys(collection: Collection, sort: Sequence[SortKey]) -> list[SortKey]:
 
 
 def _columns(collection: Collection, keys: Sequence[SortKey]) -> list[Any]:
-    table = collection.table.__table__  # type: ignore[attr-defined]
+    table = _table(collection)
     return [table.c[name] for name, _ in keys]
 
 
@@ -145,7 +149,7 @@ def _offset_page(
     )
     rows = _table_rows(session, statement)
     whole = limit is None and offset == 0
-    ids = select(collection.table.__table__.c.id).where(*conditions) if whole else None  # type: ignore[attr-defined]
+    ids = select(_table(collection).c.id).where(*conditions) if whole else None
     return to_entities(session, collection, rows, ids=ids)
 
 
