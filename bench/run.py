@@ -149,15 +149,19 @@ def service_env(database: Path, **extra: str) -> dict[str, str]:
     return {"DATABASE_URL": f"sqlite:///{database}", "SUMMIT_API_KEYS": "", **extra}
 
 
-def migrate(path: Path) -> None:
+def run_on(path: Path, *command: str) -> None:
+    """Run one of the project's commands against the SQLite file at `path`."""
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}"}
-    subprocess.run([str(BIN / "alembic"), "upgrade", "head"], cwd=ROOT, env=env, check=True)
+    subprocess.run([str(BIN / command[0]), *command[1:]], cwd=ROOT, env=env, check=True)
+
+
+def migrate(path: Path) -> None:
+    run_on(path, "alembic", "upgrade", "head")
 
 
 def seeded_database(path: Path) -> Path:
     migrate(path)
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}"}
-    subprocess.run([str(BIN / "python"), "-m", "seed", "--if-empty"], cwd=ROOT, env=env, check=True)
+    run_on(path, "python", "-m", "seed", "--if-empty")
     return path
 
 
