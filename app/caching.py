@@ -130,17 +130,22 @@ class CachedResponse:
 
 class ResponseCache:
     """Whole answers by request, for the current dataset version only; least recently used go
-    first. Answers larger than `max_body_bytes` (exports) are not kept."""
+    first once there are more than `max_entries` or their bodies hold more than `max_bytes`.
+    An answer larger than an eighth of `max_bytes` (an export) is not kept, so that one answer
+    cannot push out all the others."""
 
-    def __init__(self, *, max_entries: int = 2048, max_body_bytes: int = 512 * 1024) -> None:
+    def __init__(self, *, max_entries: int = 2048, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.max_entries = max_entries
-        self.max_body_bytes = max_body_bytes
+        self.max_bytes = max_bytes
+        self.max_body_bytes = max_bytes // 8
         self._version: int | None = None
         self._entries: OrderedDict[RequestKey, CachedResponse] = OrderedDict()
+        self.size_bytes = 0  # of the bodies kept
 
     def get(self, version: int, key: RequestKey) -> CachedResponse | None:
         if version != self._version:
             self._entries.clear()
+            self.size_bytes = 0
             self._version = version
             return None
         entry = self._entries.get(key)
@@ -151,9 +156,16 @@ class ResponseCache:
     def put(self, version: int, key: RequestKey, entry: CachedResponse) -> None:
         if version != self._version or self.max_entries <= 0:
             return  # made for a version that has moved on since
+        if len(entry.body) > self.max_body_bytes:
+            return
+        replaced = self._entries.pop(key, None)
+        if replaced is not None:
+            self.size_bytes -= len(replaced.body)
         self._entries[key] = entry
-        if len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        self.size_bytes += len(entry.body)
+        while len(self._entries) > self.max_entries or self.size_bytes > self.max_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self.size_bytes -= len(evicted.body)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -233,11 +245,12 @@ class ConditionalGetMiddleware(HTTPMiddleware):
                 return
 
         kept: list[bytes] | None = None  # the body so far, while the answer may be cached
+        kept_bytes = 0
         start: tuple[int, list[tuple[bytes, bytes]]] | None = None
         made_304 = False  # a full answer turned into the 304 the request asked for
 
         async def send_with_cache_headers(message: Message) -> None:
-            nonlocal kept, start, made_304
+            nonlocal kept, kept_bytes, start, made_304
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 ok = message["status"] == 200 and etag is not None
@@ -263,7 +276,8 @@ class ConditionalGetMiddleware(HTTPMiddleware):
             elif message["type"] == "http.response.body":
                 if kept is not None:
                     kept.append(message.get("body", b""))
-                    if sum(map(len, kept)) > cache.max_body_bytes:
+                    kept_bytes += len(kept[-1])
+                    if kept_bytes > cache.max_body_bytes:
                         kept = None
                     elif not message.get("more_body", False) and start is not None:
                         status, start_headers = start

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     # How many whole answers each process keeps for the current dataset version; 0: none.
     response_cache_entries: int = 2048
+    # How many bytes of answers' bodies each process keeps at most; an answer larger than an
+    # eighth of this (a whole export) is not kept.
+    response_cache_bytes: int = 64 * 1024 * 1024
     # FastAPI's OpenTelemetry traces, metrics and logs, for a process that configures an
     # OpenTelemetry SDK. Off: the service has its own metrics and access log, and the check for
     # a configured provider costs every request a few microseconds.

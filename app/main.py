@@ -83,7 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.database = database
     app.state.dataset_version = DatasetVersion(database.engine)
-    app.state.response_cache = ResponseCache(max_entries=settings.response_cache_entries)
+    app.state.response_cache = ResponseCache(
+        max_entries=settings.response_cache_entries, max_bytes=settings.response_cache_bytes
+    )
     app.state.schema_head = schema_head()
     app.state.metrics = metrics.Metrics()
     problems.install(app)

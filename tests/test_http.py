@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import event
 
-from app.caching import RequestKey, entity_tag
+from app.caching import CachedResponse, RequestKey, ResponseCache, entity_tag
 from app.config import Settings
 from app.main import create_app
 from seed.loader import DEFAULT_FILE, load, parse
@@ -93,6 +93,44 @@ async def test_a_repeated_read_is_served_from_the_cache_without_a_query(app, cli
     # Another representation of the same resource is another answer.
     csv = await client.get("/api/v1/countries", headers={"Accept": "text/csv"})
     assert csv.headers["content-type"].startswith("text/csv") and statements
+
+
+def test_the_cache_keeps_bodies_within_its_byte_budget():
+    cache = ResponseCache(max_entries=100, max_bytes=800)  # an answer may hold 100 bytes
+
+    def answer(size: int) -> CachedResponse:
+        return CachedResponse('"v1-x"', 200, [], b"x" * size, [])
+
+    def key(name: str) -> RequestKey:
+        return RequestKey(name, b"", "", False, "")
+
+    assert cache.get(1, key("a")) is None  # the first lookup of version 1
+    for name in "abcdefgh":
+        cache.put(1, key(name), answer(100))
+    assert (len(cache), cache.size_bytes) == (8, 800)
+    cache.put(1, key("big"), answer(101))  # over an eighth of the budget: not kept
+    assert cache.get(1, key("big")) is None and len(cache) == 8
+    cache.get(1, key("a"))  # used: "b" is now the least recently used
+    cache.put(1, key("i"), answer(100))
+    assert cache.get(1, key("b")) is None
+    assert cache.get(1, key("a")) is not None and cache.size_bytes == 800
+    cache.put(1, key("a"), answer(50))  # a replaced answer gives its bytes back
+    assert cache.size_bytes == 750
+    assert cache.get(2, key("a")) is None and (len(cache), cache.size_bytes) == (0, 0)
+
+
+async def test_an_answer_over_an_eighth_of_the_byte_budget_is_sent_but_not_kept(database_url):
+    app = create_app(Settings(database_url=database_url, response_cache_bytes=8 * 4096))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        small = await client.get("/api/v1/countries?fields=id", headers={"Accept-Encoding": ""})
+        large = await client.get("/api/v1/summits/2", headers={"Accept-Encoding": ""})
+        assert len(small.content) <= 4096 < len(large.content)
+        assert large.status_code == 200 and large.json()["number"] == 2
+        assert large.headers["etag"]
+        assert len(app.state.response_cache) == 1
+        again = await client.get("/api/v1/summits/2", headers={"Accept-Encoding": ""})
+    assert again.content == large.content and again.headers["etag"] == large.headers["etag"]
 
 
 async def test_a_write_through_another_process_is_seen_at_once(database_url):
