@@ -154,9 +154,9 @@ class ResponseCache:
         return entry
 
     def put(self, version: int, key: RequestKey, entry: CachedResponse) -> None:
-        if version != self._version or self.max_entries <= 0:
+        if version != self._version:
             return  # made for a version that has moved on since
-        if len(entry.body) > self.max_body_bytes:
+        if self.max_entries <= 0 or self.max_bytes <= 0 or len(entry.body) > self.max_body_bytes:
             return
         replaced = self._entries.pop(key, None)
         if replaced is not None:

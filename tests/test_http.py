@@ -117,6 +117,10 @@ def test_the_cache_keeps_bodies_within_its_byte_budget():
     cache.put(1, key("a"), answer(50))  # a replaced answer gives its bytes back
     assert cache.size_bytes == 750
     assert cache.get(2, key("a")) is None and (len(cache), cache.size_bytes) == (0, 0)
+    off = ResponseCache(max_bytes=0)
+    off.get(1, key("a"))
+    off.put(1, key("a"), answer(0))
+    assert len(off) == 0  # RESPONSE_CACHE_BYTES=0: nothing kept, not even an empty body
 
 
 async def test_an_answer_over_an_eighth_of_the_byte_budget_is_sent_but_not_kept(database_url):

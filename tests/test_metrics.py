@@ -1,6 +1,11 @@
 """GET /metrics: Prometheus text with requests per route and status, latency, dataset version."""
 
+import httpx
 import pytest
+from opentelemetry import trace
+
+from app.config import Settings
+from app.main import create_app
 
 pytestmark = pytest.mark.anyio
 
@@ -27,3 +32,23 @@ async def test_metrics_count_requests_by_route_template_and_status(client):
         in text
     )
     assert "dataset_version 1.0" in text
+
+
+@pytest.mark.parametrize("enabled", [False, True], ids=["default", "OPENTELEMETRY=1"])
+async def test_fastapis_opentelemetry_looks_for_a_provider_only_when_switched_on(
+    database_url, monkeypatch, enabled
+):
+    looked_up: list[bool] = []
+    provider = trace.get_tracer_provider
+
+    def counted_provider():  # type: ignore[no-untyped-def]
+        looked_up.append(True)
+        return provider()
+
+    monkeypatch.setattr(trace, "get_tracer_provider", counted_provider)
+    app = create_app(Settings(database_url=database_url, opentelemetry=enabled))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        answer = await client.get("/api/v1/countries")
+    assert answer.status_code == 200
+    assert bool(looked_up) is enabled
