@@ -128,24 +128,27 @@ class CachedResponse:
     not_modified_headers: list[tuple[bytes, bytes]]  # those of a 304 in its place
 
 
+# An answer may take up to this share of the cache's bytes: one answer cannot push out the rest.
+ANSWER_SHARE_OF_CACHE = 8
+
+
 class ResponseCache:
     """Whole answers by request, for the current dataset version only; least recently used go
     first once there are more than `max_entries` or their bodies hold more than `max_bytes`.
-    An answer larger than an eighth of `max_bytes` (an export) is not kept, so that one answer
-    cannot push out all the others."""
+    An answer larger than `max_answer_bytes` is not kept."""
 
     def __init__(self, *, max_entries: int = 2048, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self.max_body_bytes = max_bytes // 8
+        self.max_answer_bytes = max_bytes // ANSWER_SHARE_OF_CACHE if max_entries > 0 else 0
         self._version: int | None = None
         self._entries: OrderedDict[RequestKey, CachedResponse] = OrderedDict()
-        self.size_bytes = 0  # of the bodies kept
+        self.body_bytes = 0  # of the answers kept
 
     def get(self, version: int, key: RequestKey) -> CachedResponse | None:
         if version != self._version:
             self._entries.clear()
-            self.size_bytes = 0
+            self.body_bytes = 0
             self._version = version
             return None
         entry = self._entries.get(key)
@@ -156,16 +159,16 @@ class ResponseCache:
     def put(self, version: int, key: RequestKey, entry: CachedResponse) -> None:
         if version != self._version:
             return  # made for a version that has moved on since
-        if self.max_entries <= 0 or self.max_bytes <= 0 or len(entry.body) > self.max_body_bytes:
+        if self.max_answer_bytes <= 0 or len(entry.body) > self.max_answer_bytes:
             return
         replaced = self._entries.pop(key, None)
         if replaced is not None:
-            self.size_bytes -= len(replaced.body)
+            self.body_bytes -= len(replaced.body)
         self._entries[key] = entry
-        self.size_bytes += len(entry.body)
-        while len(self._entries) > self.max_entries or self.size_bytes > self.max_bytes:
+        self.body_bytes += len(entry.body)
+        while len(self._entries) > self.max_entries or self.body_bytes > self.max_bytes:
             _, evicted = self._entries.popitem(last=False)
-            self.size_bytes -= len(evicted.body)
+            self.body_bytes -= len(evicted.body)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -244,13 +247,12 @@ class ConditionalGetMiddleware(HTTPMiddleware):
                 await self._replay(send, cached, with_body=method == "GET")
                 return
 
-        kept: list[bytes] | None = None  # the body so far, while the answer may be cached
-        kept_bytes = 0
+        # The status and headers of an answer that may be kept, until its body comes.
         start: tuple[int, list[tuple[bytes, bytes]]] | None = None
         made_304 = False  # a full answer turned into the 304 the request asked for
 
         async def send_with_cache_headers(message: Message) -> None:
-            nonlocal kept, kept_bytes, start, made_304
+            nonlocal start, made_304
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 ok = message["status"] == 200 and etag is not None
@@ -266,29 +268,27 @@ class ConditionalGetMiddleware(HTTPMiddleware):
                     self._cors_headers[key.origin_class] = [
                         h for h in message["headers"] if h[0].startswith(b"access-control-")
                     ]
-                if ok and method == "GET":
+                if ok and method == "GET" and cache.max_answer_bytes > 0:
                     # A copy now: the outer layers add per-request headers to the list.
-                    kept, start = [], (message["status"], list(message["headers"]))
+                    start = (message["status"], list(message["headers"]))
                 if ok and not_modified:
                     headers_304 = _not_modified_headers(message["headers"])
                     message = {"type": "http.response.start", "status": 304, "headers": headers_304}
                     made_304 = True
             elif message["type"] == "http.response.body":
-                if kept is not None:
-                    kept.append(message.get("body", b""))
-                    kept_bytes += len(kept[-1])
-                    if kept_bytes > cache.max_body_bytes:
-                        kept = None
-                    elif not message.get("more_body", False) and start is not None:
-                        status, start_headers = start
-                        entry = CachedResponse(
-                            etag,  # type: ignore[arg-type]
-                            status,
-                            start_headers,
-                            b"".join(kept),
-                            _not_modified_headers(start_headers),
-                        )
-                        cache.put(version, key, entry)  # type: ignore[arg-type]
+                # Only an answer sent whole in one message is kept. A streamed one (an export)
+                # is written as it is made: holding it would cost the memory streaming saves.
+                if start is not None and not message.get("more_body", False):
+                    status, start_headers = start
+                    entry = CachedResponse(
+                        etag,  # type: ignore[arg-type]
+                        status,
+                        start_headers,
+                        message.get("body", b""),
+                        _not_modified_headers(start_headers),
+                    )
+                    cache.put(version, key, entry)  # type: ignore[arg-type]
+                start = None
                 if made_304:
                     if message.get("more_body", False):
                         return

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 from fastapi import Request, Response
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from app.collections import Collection
@@ -192,11 +191,12 @@ def csv_response(
     *,
     fields: set[str] | None,
     headers: dict[str, str],
-) -> StreamingResponse:
-    """A header row and one row per item, written as the rows are produced."""
+) -> Response:
+    """A header row and one row per item: a page, made whole (exports stream, see
+    `csv_chunks`)."""
     columns = [name for name in model.model_fields if fields is None or name in fields]
     rows = _csv_rows(columns, (model.model_validate(item) for item in items))
-    return StreamingResponse(rows, media_type="text/csv; charset=utf-8", headers=headers)
+    return Response("".join(rows), media_type="text/csv; charset=utf-8", headers=headers)
 
 
 def page_response(

@@ -107,34 +107,64 @@ def test_the_cache_keeps_bodies_within_its_byte_budget():
     assert cache.get(1, key("a")) is None  # the first lookup of version 1
     for name in "abcdefgh":
         cache.put(1, key(name), answer(100))
-    assert (len(cache), cache.size_bytes) == (8, 800)
+    assert (len(cache), cache.body_bytes) == (8, 800)
     cache.put(1, key("big"), answer(101))  # over an eighth of the budget: not kept
     assert cache.get(1, key("big")) is None and len(cache) == 8
     cache.get(1, key("a"))  # used: "b" is now the least recently used
     cache.put(1, key("i"), answer(100))
     assert cache.get(1, key("b")) is None
-    assert cache.get(1, key("a")) is not None and cache.size_bytes == 800
+    assert cache.get(1, key("a")) is not None and cache.body_bytes == 800
     cache.put(1, key("a"), answer(50))  # a replaced answer gives its bytes back
-    assert cache.size_bytes == 750
-    assert cache.get(2, key("a")) is None and (len(cache), cache.size_bytes) == (0, 0)
-    off = ResponseCache(max_bytes=0)
-    off.get(1, key("a"))
-    off.put(1, key("a"), answer(0))
-    assert len(off) == 0  # RESPONSE_CACHE_BYTES=0: nothing kept, not even an empty body
+    assert cache.body_bytes == 750
+    assert cache.get(2, key("a")) is None and (len(cache), cache.body_bytes) == (0, 0)
+    for name in ("tiny1", "tiny2"):
+        cache.put(2, key(name), answer(10))
+    for name in "1234567":
+        cache.put(2, key(name), answer(100))
+    cache.put(2, key("8"), answer(100))  # 820 bytes: both tiny ones go, the least recent
+    assert cache.get(2, key("tiny1")) is None and cache.get(2, key("tiny2")) is None
+    assert (len(cache), cache.body_bytes) == (8, 800)
+    for off in (ResponseCache(max_bytes=0), ResponseCache(max_entries=0)):
+        off.get(1, key("a"))
+        off.put(1, key("a"), answer(0))
+        assert len(off) == 0  # a cache switched off keeps nothing, not even an empty body
 
 
 async def test_an_answer_over_an_eighth_of_the_byte_budget_is_sent_but_not_kept(database_url):
     app = create_app(Settings(database_url=database_url, response_cache_bytes=8 * 4096))
+    statements: list[str] = []
+    event.listen(
+        app.state.database.engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, *_: statements.append(statement),
+    )
     transport = httpx.ASGITransport(app=app)
+    headers = {"Accept-Encoding": ""}
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        small = await client.get("/api/v1/countries?fields=id", headers={"Accept-Encoding": ""})
-        large = await client.get("/api/v1/summits/2", headers={"Accept-Encoding": ""})
+        small = await client.get("/api/v1/countries?fields=id", headers=headers)
+        large = await client.get("/api/v1/summits/2", headers=headers)
         assert len(small.content) <= 4096 < len(large.content)
         assert large.status_code == 200 and large.json()["number"] == 2
-        assert large.headers["etag"]
-        assert len(app.state.response_cache) == 1
-        again = await client.get("/api/v1/summits/2", headers={"Accept-Encoding": ""})
+        assert app.state.response_cache.body_bytes == len(small.content)
+        statements.clear()
+        again = await client.get("/api/v1/summits/2", headers=headers)
+        assert statements  # the route ran again
+        statements.clear()
+        await client.get("/api/v1/countries?fields=id", headers=headers)
+        assert statements == []  # the small one was kept
     assert again.content == large.content and again.headers["etag"] == large.headers["etag"]
+
+
+async def test_a_streamed_export_is_sent_whole_but_never_kept(app, client):
+    first = await client.get("/api/v1/export/countries")
+    again = await client.get("/api/v1/export/countries")
+    assert first.status_code == again.status_code == 200
+    assert first.text.startswith("id,") and first.text.count("\r\n") == 7  # header and 6 rows
+    assert again.content == first.content
+    assert len(app.state.response_cache) == 0
+    page = await client.get("/api/v1/countries", headers={"Accept": "text/csv"})
+    assert page.text.count("\r\n") == 7
+    assert len(app.state.response_cache) == 1  # a CSV page is made whole, and kept
 
 
 async def test_a_write_through_another_process_is_seen_at_once(database_url):
