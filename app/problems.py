@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.operations import methods_at
@@ -159,6 +160,21 @@ async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _handle_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database cannot be reached, or stayed locked past the busy timeout: a passing state
+    that a retry may get past, not a fault of the request."""
+    reason = getattr(exc, "orig", None) or type(exc).__name__  # the driver's words, no SQL
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, reason)
+    return problem_response(
+        Problem(
+            503,
+            "The database cannot be reached just now; try again shortly.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    )
+
+
+RETRY_AFTER_SECONDS = 5
 WRITE_ERROR_STATUS = {"invalid": 422, "not_found": 404, "conflict": 409}
 
 
@@ -181,6 +197,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(WriteError, _handle_write_error)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
+    app.add_exception_handler(OperationalError, _handle_database_unavailable)
     app.add_exception_handler(Exception, _handle_unexpected)
 
 

@@ -38,6 +38,15 @@ def _wait_until_ready(process: subprocess.Popen[bytes], base_url: str, log: IO[b
 @contextmanager
 def running_server(database_url: str, **environment: str) -> Iterator[str]:
     """Start `uvicorn --factory app.main:create_app` on a free port; yield its base URL."""
+    with server_process(database_url, **environment) as (base_url, _process):
+        yield base_url
+
+
+@contextmanager
+def server_process(
+    database_url: str, **environment: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """As `running_server`, with the process too, for tests that signal it."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     # Output goes to a file, not a pipe: an unread pipe fills up and blocks the server.
@@ -64,7 +73,7 @@ def running_server(database_url: str, **environment: str) -> Iterator[str]:
         )
         try:
             _wait_until_ready(process, base_url, log)
-            yield base_url
+            yield base_url, process
         finally:
             process.terminate()
             try:
