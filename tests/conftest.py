@@ -8,6 +8,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -125,10 +126,16 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def app_client(app: FastAPI, **options: Any) -> httpx.AsyncClient:
+    """A client that calls `app` in this process; use it as `async with app_client(app)`."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver", **options
+    )
+
+
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with app_client(app) as client:
         yield client
 
 
@@ -141,11 +148,7 @@ API_KEYS = f"editor:{EDITOR_KEY},bot:{BOT_KEY}"
 async def writer(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app with API keys configured, sending the editor's key."""
     app = create_app(Settings(database_url=database_url, summit_api_keys=API_KEYS))
-    transport = httpx.ASGITransport(app=app)
-    headers = {"Authorization": f"Bearer {EDITOR_KEY}"}
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://testserver", headers=headers
-    ) as client:
+    async with app_client(app, headers={"Authorization": f"Bearer {EDITOR_KEY}"}) as client:
         yield client
 
 

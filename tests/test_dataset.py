@@ -2,14 +2,13 @@
 
 import json
 
-import httpx
 import pytest
 
 from app.config import Settings
 from app.db import make_engine
 from app.main import create_app
 from seed.loader import load, parse
-from tests.conftest import migrate
+from tests.conftest import app_client, migrate
 
 pytestmark = pytest.mark.anyio
 
@@ -87,6 +86,5 @@ async def test_export_loads_back_into_an_identical_database(client, tmp_path, em
     engine.dispose()
     assert report.changed
     reloaded = create_app(Settings(database_url=url))
-    transport = httpx.ASGITransport(app=reloaded)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as other:
+    async with app_client(reloaded) as other:
         assert (await other.get("/api/v1/export")).json() == exported

@@ -1,10 +1,10 @@
 """Liveness and readiness."""
 
-import httpx
 import pytest
 
 from app.config import Settings
 from app.main import create_app
+from tests.conftest import app_client
 
 pytestmark = pytest.mark.anyio
 
@@ -21,8 +21,7 @@ async def test_ready_when_migrated_and_seeded(client):
 
 async def test_not_ready_on_an_empty_database(empty_database_url):
     app = create_app(Settings(database_url=empty_database_url))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with app_client(app) as client:
         response = await client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"] == {"database": True, "migrated": False, "seeded": False}
@@ -35,8 +34,7 @@ async def test_an_unreachable_database_fails_readiness_and_answers_503(tmp_path,
         "postgresql": "postgresql+psycopg://postgres@127.0.0.1:1/summit",  # nothing listens
     }[backend]
     app = create_app(Settings(database_url=url))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with app_client(app) as client:
         ready = await client.get("/readyz")
         alive = await client.get("/healthz")
         data = await client.get("/api/v1/countries")

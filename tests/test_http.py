@@ -4,7 +4,6 @@ headers, HEAD, and bad input answered as problems."""
 import json
 import logging
 
-import httpx
 import pytest
 from sqlalchemy import event
 
@@ -12,15 +11,14 @@ from app.caching import CachedResponse, RequestKey, ResponseCache, entity_tag
 from app.config import Settings
 from app.main import create_app
 from seed.loader import DEFAULT_FILE, load, parse
-from tests.conftest import API_KEYS, EDITOR_KEY
+from tests.conftest import API_KEYS, EDITOR_KEY, app_client
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_strong_etag_and_304_cost_one_version_lookup(database_url):
     app = create_app(Settings(database_url=database_url))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with app_client(app) as client:
         await check_etag_and_304(app, client)
 
 
@@ -53,8 +51,7 @@ async def check_etag_and_304(app, client):
 
 async def test_etag_moves_when_the_data_changes(database_url, engine, tmp_path):
     app = create_app(Settings(database_url=database_url))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with app_client(app) as client:
         before = await client.get("/api/v1/countries/CHN")
         data = json.loads(DEFAULT_FILE.read_text(encoding="utf-8"))
         data["countries"][0]["capital"] = "Peking"
@@ -138,9 +135,8 @@ async def test_an_answer_over_an_eighth_of_the_byte_budget_is_sent_but_not_kept(
         "before_cursor_execute",
         lambda _c, _cur, statement, *_: statements.append(statement),
     )
-    transport = httpx.ASGITransport(app=app)
     headers = {"Accept-Encoding": ""}
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with app_client(app) as client:
         small = await client.get("/api/v1/countries?fields=id", headers=headers)
         large = await client.get("/api/v1/summits/2", headers=headers)
         assert len(small.content) <= 4096 < len(large.content)
@@ -173,12 +169,8 @@ async def test_a_write_through_another_process_is_seen_at_once(database_url):
     reader_app = create_app(Settings(database_url=database_url))
     writer_app = create_app(Settings(database_url=database_url, summit_api_keys=API_KEYS))
     async with (
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=reader_app), base_url="http://r") as r,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=writer_app),
-            base_url="http://w",
-            headers={"Authorization": f"Bearer {EDITOR_KEY}"},
-        ) as w,
+        app_client(reader_app) as r,
+        app_client(writer_app, headers={"Authorization": f"Bearer {EDITOR_KEY}"}) as w,
     ):
         before = await r.get("/api/v1/countries/KAZ")
         assert (await r.get("/api/v1/countries/KAZ")).content == before.content  # now cached
@@ -241,8 +233,7 @@ async def test_cors_lets_any_origin_read_without_credentials(client):
 
 async def test_cors_origins_are_configurable(database_url):
     app = create_app(Settings(database_url=database_url, cors_origins="https://ok.example"))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with app_client(app) as client:
         allowed = await client.get("/healthz", headers={"Origin": "https://ok.example"})
         refused = await client.get("/healthz", headers={"Origin": "https://evil.example"})
     assert allowed.headers["access-control-allow-origin"] == "https://ok.example"
@@ -259,8 +250,7 @@ async def test_cached_answers_and_304s_carry_the_cors_headers_of_their_origin(
         response_cache_entries=cache_entries,
     )
     app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with app_client(app) as client:
         plain = await client.get("/api/v1/countries")
         ok = await client.get("/api/v1/countries", headers={"Origin": "https://ok.example"})
         ok_again = await client.get("/api/v1/countries", headers={"Origin": "https://ok.example"})
@@ -305,8 +295,7 @@ async def test_a_cross_origin_revalidation_that_finds_no_entity_is_answered_in_f
         path="/api/v1/summits/9", query=b"", accept="*/*", accepts_gzip=True, origin_class="*"
     )
     headers = {"Origin": "https://a.example", "If-None-Match": entity_tag(key, version)}
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with app_client(app) as client:
         missing = await client.get(
             "/api/v1/summits/9", headers={**headers, "Accept": "*/*", "Accept-Encoding": "gzip"}
         )

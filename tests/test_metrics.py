@@ -1,11 +1,11 @@
 """GET /metrics: Prometheus text with requests per route and status, latency, dataset version."""
 
-import httpx
 import pytest
 from opentelemetry import trace
 
 from app.config import Settings
 from app.main import create_app
+from tests.conftest import app_client
 
 pytestmark = pytest.mark.anyio
 
@@ -47,8 +47,7 @@ async def test_fastapis_opentelemetry_looks_for_a_provider_only_when_switched_on
 
     monkeypatch.setattr(trace, "get_tracer_provider", counted_provider)
     app = create_app(Settings(database_url=database_url, opentelemetry=enabled))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with app_client(app) as client:
         answer = await client.get("/api/v1/countries")
     assert answer.status_code == 200
     assert bool(looked_up) is enabled

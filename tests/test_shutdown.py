@@ -7,12 +7,11 @@ import socket
 import time
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import API_KEYS, EDITOR_KEY
+from tests.conftest import API_KEYS, EDITOR_KEY, app_client
 from tests.server import server_process
 
 pytestmark = pytest.mark.anyio
@@ -78,7 +77,6 @@ async def test_sigterm_finishes_the_write_in_flight_then_exits(database_url):
     assert b"\r\nlocation: /api/v1/trade-statistics/shutdown-write\r\n" in rest.lower()
 
     # The write was committed: a new process reads it.
-    transport = httpx.ASGITransport(app=create_app(Settings(database_url=database_url)))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with app_client(create_app(Settings(database_url=database_url))) as client:
         written = await client.get("/api/v1/trade-statistics/shutdown-write")
     assert written.status_code == 200 and written.json()["value"] == 1234567

@@ -2,13 +2,12 @@
 
 import json
 
-import httpx
 import pytest
 
 from app.config import Settings
 from app.main import create_app
 from seed.loader import load, parse
-from tests.conftest import BOT_KEY, EDITOR_KEY, migrate
+from tests.conftest import BOT_KEY, EDITOR_KEY, app_client, migrate
 from tests.test_errors import assert_problem
 
 pytestmark = pytest.mark.anyio
@@ -353,8 +352,7 @@ async def test_export_after_writes_loads_into_an_identical_database(
     engine = make_engine(url)
     load(engine, parse(path))
     engine.dispose()
-    transport = httpx.ASGITransport(app=create_app(Settings(database_url=url)))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as fresh:
+    async with app_client(create_app(Settings(database_url=url))) as fresh:
         assert (await fresh.get("/api/v1/export")).json() == exported
 
 
