@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     # How many whole answers each process keeps for the current dataset version; 0: none.
     response_cache_entries: int = 2048
     # How many bytes of answers' bodies each process keeps at most; an answer larger than an
-    # eighth of this (a whole export) is not kept.
+    # eighth of this is not kept, nor is a streamed one (an export).
     response_cache_bytes: int = 64 * 1024 * 1024
     # FastAPI's OpenTelemetry traces, metrics and logs, for a process that configures an
     # OpenTelemetry SDK. Off: the service has its own metrics and access log, and the check for

@@ -160,6 +160,9 @@ async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+RETRY_AFTER_SECONDS = 5
+
+
 async def _handle_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """The database cannot be reached, or stayed locked past the busy timeout: a passing state
     that a retry may get past, not a fault of the request."""
@@ -174,7 +177,6 @@ async def _handle_database_unavailable(request: Request, exc: Exception) -> JSON
     )
 
 
-RETRY_AFTER_SECONDS = 5
 WRITE_ERROR_STATUS = {"invalid": 422, "not_found": 404, "conflict": 409}
 
 
