@@ -1,8 +1,9 @@
-"""Citations: finding each quote in its source's stored text."""
+"""Citations: finding each quote in its source's stored text, with the text around it."""
 
 from collections.abc import Mapping, Sequence
 
 from app.models import CitationIn, CitationPublic
+from app.provenance import context_of
 
 
 class CitationError(ValueError):
@@ -15,19 +16,9 @@ class CitationError(ValueError):
         super().__init__(f"citation of {citation.source!r} quoting {quote}: {reason}")
 
 
-def resolve(citation: CitationIn, texts: Mapping[str, str | None]) -> CitationPublic:
-    """`citation` with the offsets of its quote in `texts[citation.source]`.
-
-    Offsets the citation already gives must point at the quote; without them the quote must
-    occur exactly once. A source without stored text takes no quote.
-    """
-    if citation.source not in texts:
-        raise CitationError(citation, "no such source")
-    text = texts[citation.source]
-    if text is None:
-        if citation.quote is not None or citation.start is not None or citation.end is not None:
-            raise CitationError(citation, "this source has no stored text to quote")
-        return CitationPublic(source=citation.source, quote=None, start=None, end=None)
+def _offsets(citation: CitationIn, text: str) -> tuple[int, int]:
+    """Where the quote stands: at the offsets given, which must hold it, or else at its one
+    occurrence in `text`."""
     quote = citation.quote
     if not quote:
         raise CitationError(citation, "a quote is required for a source with stored text")
@@ -35,7 +26,7 @@ def resolve(citation: CitationIn, texts: Mapping[str, str | None]) -> CitationPu
         start, end = citation.start, citation.end
         if start is None or end is None or text[start:end] != quote:
             raise CitationError(citation, f"text[{start}:{end}] is not the quote")
-        return CitationPublic(source=citation.source, quote=quote, start=start, end=end)
+        return start, end
     start = text.find(quote)
     if start < 0:
         raise CitationError(citation, "quote not found in the source's text")
@@ -43,7 +34,49 @@ def resolve(citation: CitationIn, texts: Mapping[str, str | None]) -> CitationPu
         raise CitationError(
             citation, f"quote is ambiguous: it occurs {text.count(quote)} times; give start/end"
         )
-    return CitationPublic(source=citation.source, quote=quote, start=start, end=start + len(quote))
+    return start, start + len(quote)
+
+
+def _check_context(citation: CitationIn, prefix: str | None, suffix: str | None) -> None:
+    """A `prefix` or `suffix` the citation gives (an export carries them) must be the text's."""
+    pairs = (("prefix", citation.prefix, prefix), ("suffix", citation.suffix, suffix))
+    for name, given, actual in pairs:
+        if given is not None and given != actual:
+            raise CitationError(citation, f"{name} is not the text around the quote: {actual!r}")
+
+
+def resolve(citation: CitationIn, texts: Mapping[str, str | None]) -> CitationPublic:
+    """`citation` with the offsets of its quote in `texts[citation.source]` and the text
+    around it. A source without stored text takes no quote."""
+    if citation.source not in texts:
+        raise CitationError(citation, "no such source")
+    text = texts[citation.source]
+    provenance = {"fields": citation.fields, "said_by": citation.said_by}
+    if text is None:
+        given = (citation.quote, citation.start, citation.end, citation.prefix, citation.suffix)
+        if any(value is not None for value in given):
+            raise CitationError(citation, "this source has no stored text to quote")
+        return CitationPublic(
+            source=citation.source,
+            quote=None,
+            start=None,
+            end=None,
+            prefix=None,
+            suffix=None,
+            **provenance,
+        )
+    start, end = _offsets(citation, text)
+    prefix, suffix = context_of(text, start, end)
+    _check_context(citation, prefix, suffix)
+    return CitationPublic(
+        source=citation.source,
+        quote=text[start:end],
+        start=start,
+        end=end,
+        prefix=prefix,
+        suffix=suffix,
+        **provenance,
+    )
 
 
 def resolve_all(

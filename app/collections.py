@@ -212,6 +212,8 @@ class Collection:
     url_key: str = "id"
     find_by_key: Callable[[str], ColumnElement[bool]] | None = None
     description: str = ""
+    # Whether its values need support (see `app.provenance`): false for what is cited itself.
+    cited: bool = True
 
     @property
     def id_column(self) -> Any:
@@ -270,6 +272,8 @@ COLLECTIONS: tuple[Collection, ...] = (
         sortable=("id", "title", "type", "publisher", "published"),
         detail=m.SourceDetail,
         description="The article and every reference source cited.",
+        # A source's metadata describe the source itself: it is what citations point at.
+        cited=False,
     ),
     Collection(
         name="countries",

@@ -17,7 +17,7 @@ from app.collections import COLLECTIONS
 from app.config import API_PREFIX, Settings, get_settings
 from app.db import Database, make_engine
 from app.deps import check_query_string
-from app.routes import changes, dataset, health
+from app.routes import annotations, changes, dataset, health
 from app.routes.collections import collection_router
 from app.routes.writes import write_router
 
@@ -27,7 +27,11 @@ DESCRIPTION = """
 The facts of the China–Central Asia summits, each cited back to the words that state it.
 
 Every entity carries `sources`: citations whose `quote` is the exact text at `start:end` of the
-cited source's stored text (`GET /api/v1/sources/{id}`). Lists take `limit`, `offset`, `sort` and
+cited source's stored text (`GET /api/v1/sources/{id}`), each naming the `fields` it supports and
+who said the words (`said_by`); and `derivations`, which label every value the sources do not
+state in so many words (`derived` by a rule, or `inferred` from context). Every other field with a
+value is supported by one of them. `GET /api/v1/sources/{id}/annotations` lists the citations
+into a source in the order of its text. Lists take `limit`, `offset`, `sort` and
 `fields`, and answer with `items`, `total`, `limit`, `offset` and a `Link` header. Errors are
 `application/problem+json`.
 """
@@ -106,6 +110,7 @@ def api_router() -> APIRouter:
     for collection in COLLECTIONS:
         api.include_router(collection_router(collection))
         api.include_router(write_router(collection))
+    api.include_router(annotations.router)
     api.include_router(dataset.router)
     api.include_router(changes.router)
     return api

@@ -22,7 +22,16 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, MetaData, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    MetaData,
+    UniqueConstraint,
+)
 from sqlmodel import AutoString, Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -74,11 +83,28 @@ Offset = Annotated[int, Strict(), Field(ge=0, le=10**9)]
 YearNumber = Annotated[int, Strict(), Field(ge=1900, le=2100)]
 
 
-# --- citations -----------------------------------------------------------------------------------
+def deferred_reference(target: str, *, index: bool = False) -> Any:
+    """A nullable column referring to `target`, checked as the transaction commits: so that a
+    data file may hold a record before the one it refers to (a citation of a person loaded
+    later, the two currencies of one trade figure in either order)."""
+    return Column(
+        AutoString,
+        ForeignKey(target, deferrable=True, initially="DEFERRED"),
+        nullable=True,
+        index=index,
+    )
+
+
+# --- provenance: citations and derivations ------------------------------------------------------
+
+FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+FieldNames = Annotated[list[FieldName], Field(min_length=1, max_length=64)]
+Basis = Literal["derived", "inferred"]
 
 
 class CitationIn(BaseModel):
-    """A citation as the seed file gives it: the offsets may be left for the loader to find."""
+    """A citation as the seed file and a write give it: the offsets may be left for the server
+    to find; `prefix` and `suffix`, if given, must be what the source's text holds."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -86,16 +112,33 @@ class CitationIn(BaseModel):
     quote: str | None = None
     start: Offset | None = None
     end: Offset | None = None
+    fields: FieldNames = Field(description="The fields of the entity this citation supports.")
+    said_by: Slug | None = Field(
+        None, description="The person the source attributes these words to, by id."
+    )
+    prefix: str | None = Field(None, description="Computed by the server; checked if given.")
+    suffix: str | None = Field(None, description="Computed by the server; checked if given.")
 
 
 class CitationPublic(BaseModel):
-    """`source`'s stored text satisfies `text[start:end] == quote`; all three are null for a
-    reference source whose text is not stored."""
+    """`source`'s stored text satisfies `text[start:end] == quote`; `quote`, the offsets,
+    `prefix` and `suffix` are null for a reference source whose text is not stored."""
 
     source: str
     quote: str | None
     start: int | None
     end: int | None
+    fields: list[str] = Field(description="The fields of the entity this citation supports.")
+    said_by: str | None = Field(
+        description="The person the source attributes these words to (a person's id); null "
+        "when the source states them itself."
+    )
+    prefix: str | None = Field(
+        description="Up to 32 characters of the source's text right before the quote."
+    )
+    suffix: str | None = Field(
+        description="Up to 32 characters of the source's text right after the quote."
+    )
 
 
 class Citation(SQLModel, table=True):
@@ -117,16 +160,59 @@ class Citation(SQLModel, table=True):
     quote: str | None = None
     start: int | None = None
     end: int | None = None
+    fields: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    said_by: str | None = Field(default=None, sa_column=deferred_reference("person.id", index=True))
+
+
+class DerivationIn(BaseModel):
+    """Support for values the source does not state in so many words."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fields: FieldNames = Field(description="The fields of the entity this derivation supports.")
+    basis: Basis = Field(
+        description="`derived`: computed by a stated rule from cited facts; `inferred`: read "
+        "from context, not stated in so many words."
+    )
+    note: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
+        description="How, in one sentence."
+    )
+
+
+class DerivationPublic(BaseModel):
+    fields: list[str]
+    basis: Basis
+    note: str
+
+
+class Derivation(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("collection", "entity_id", "position"),
+        CheckConstraint("basis IN ('derived', 'inferred')", name="basis"),
+        Index("ix_derivation_entity", "collection", "entity_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    collection: str
+    entity_id: str
+    position: int
+    fields: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    basis: str
+    note: str
 
 
 class Cited(SQLModel):
-    """The `sources` field every public shape carries."""
+    """What every public shape carries to say what supports its values."""
 
     sources: list[CitationPublic]
+    derivations: list[DerivationPublic] = Field(
+        description="Values the sources do not state in so many words, and how they were had."
+    )
 
 
 class CitedIn(SQLModel):
     sources: list[CitationIn] = Field(min_length=1)
+    derivations: list[DerivationIn] = []
 
 
 # --- sources -------------------------------------------------------------------------------------
@@ -394,9 +480,16 @@ class TradeStatisticBase(SQLModel):
     value: Count = Field(sa_type=BigInteger)
     currency: CurrencyCode = Field(index=True)
     value_as_stated: str | None = None
-    record_high: StrictBool = False
+    record_high: StrictBool | None = Field(
+        None, description="Whether the source calls it a record; null where it says nothing."
+    )
     change_percent: Annotated[float, Strict(), Field(ge=-100, le=10**9)] | None = None
     change_base_year: YearNumber | None = None
+    equivalent_of: Slug | None = Field(
+        default=None,
+        sa_column=deferred_reference("trade_statistic.id"),
+        description="The record this one states again in another currency (the same total).",
+    )
 
 
 class TradeStatistic(TradeStatisticBase, table=True):

@@ -13,7 +13,8 @@ from app.collections import COLLECTIONS
 from app.config import API_PREFIX
 from app.db import Database
 from app.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
-from app.queries import export, get_detail, list_page
+from app.queries import export, get_detail, list_page, source_annotations
+from app.routes.annotations import Annotation, with_urls
 from app.search import query_words, search
 from app.timeline import timeline
 
@@ -47,8 +48,15 @@ def _dataset_examples(database: Database) -> dict[str, Any]:
         events = timeline(session)
         hits, total = search(session, query_words("Astana"), limit=1, offset=0)
         document = export(session)
+        annotations, annotated = source_annotations(session, "article", limit=1, offset=0)
     page = {"total": len(events), "limit": 1, "offset": 0}
     return {
+        f"{API_PREFIX}/sources/{{id}}/annotations": {
+            "items": [Annotation.model_validate(a).model_dump() for a in with_urls(annotations)],
+            "total": annotated,
+            "limit": 1,
+            "offset": 0,
+        },
         f"{API_PREFIX}/timeline": {"items": [e.model_dump() for e in events[:1]], **page},
         f"{API_PREFIX}/search": {"items": hits, "total": total, "limit": 1, "offset": 0},
         f"{API_PREFIX}/export": to_jsonable_python(document),

@@ -9,13 +9,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, func, text
+from sqlalchemy import ColumnElement, Select, Table, case, func, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import Session, select
 
 from app import models as m
 from app.collections import BY_NAME, COLLECTIONS, Collection, LinkedList
 from app.paging import Cursor, SortKey, beyond_key, key_of, ordering
+from app.provenance import CONTEXT_LENGTH
 
 Entity = dict[str, Any]
 
@@ -37,25 +38,70 @@ def _linked_values(
     return values
 
 
+def _context_columns(citation: Any, text: Any) -> tuple[Any, Any]:
+    """The `prefix` and `suffix` of each quote, cut from its source's text by the database
+    (as `provenance.context_of` does), so that they always match the text as it is now."""
+    length = CONTEXT_LENGTH
+    prefix = case(
+        (citation.start >= length, func.substr(text, citation.start - (length - 1), length)),
+        else_=func.substr(text, 1, citation.start),
+    )
+    return prefix, func.substr(text, citation.end + 1, length)
+
+
 def _citations(
     session: Session, collection: str, entity_ids: EntityIds
 ) -> dict[str, list[dict[str, Any]]]:
     citation = m.Citation.__table__.c  # type: ignore[attr-defined]
-    rows = (
-        session.connection()
-        .execute(
-            select(
-                citation.entity_id, citation.source_id, citation.quote, citation.start, citation.end
-            )
-            .where(citation.collection == collection, citation.entity_id.in_(entity_ids))
-            .order_by(citation.entity_id, citation.position)
+    source = m.Source.__table__.c  # type: ignore[attr-defined]
+    prefix, suffix = _context_columns(citation, source.text)
+    statement = (
+        select(
+            citation.entity_id,
+            citation.source_id,
+            citation.quote,
+            citation.start,
+            citation.end,
+            citation.fields,
+            citation.said_by,
+            prefix,
+            suffix,
         )
-        .all()
+        .join_from(m.Citation, m.Source, citation.source_id == source.id)
+        .where(citation.collection == collection, citation.entity_id.in_(entity_ids))
+        .order_by(citation.entity_id, citation.position)
     )
     citations: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for entity_id, source, quote, start, end in rows:
-        citations[entity_id].append({"source": source, "quote": quote, "start": start, "end": end})
+    for row in session.connection().execute(statement).all():
+        entity_id, source_id, quote, start, end, fields, said_by, before, after = row
+        citations[entity_id].append(
+            {
+                "source": source_id,
+                "quote": quote,
+                "start": start,
+                "end": end,
+                "fields": fields,
+                "said_by": said_by,
+                "prefix": before,
+                "suffix": after,
+            }
+        )
     return citations
+
+
+def _derivations(
+    session: Session, collection: str, entity_ids: EntityIds
+) -> dict[str, list[dict[str, Any]]]:
+    derivation = m.Derivation.__table__.c  # type: ignore[attr-defined]
+    statement = (
+        select(derivation.entity_id, derivation.fields, derivation.basis, derivation.note)
+        .where(derivation.collection == collection, derivation.entity_id.in_(entity_ids))
+        .order_by(derivation.entity_id, derivation.position)
+    )
+    derivations: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entity_id, fields, basis, note in session.connection().execute(statement).all():
+        derivations[entity_id].append({"fields": fields, "basis": basis, "note": note})
+    return derivations
 
 
 def _table_rows(session: Session, statement: Select[Any]) -> list[Entity]:
@@ -80,15 +126,17 @@ def to_entities(
     *,
     ids: EntityIds | None = None,
 ) -> list[Entity]:
-    """`rows` of `collection`'s table (column values) as entities, with lists and citations
-    loaded in bulk; `ids` selects the rows' ids, if not given one by one."""
+    """`rows` of `collection`'s table (column values) as entities, with lists, citations and
+    derivations loaded in bulk; `ids` selects the rows' ids, if not given one by one."""
     ids = [row["id"] for row in rows] if ids is None else ids
     lists = {link.field: _linked_values(session, link, ids) for link in collection.lists}
     citations = _citations(session, collection.name, ids)
+    derivations = _derivations(session, collection.name, ids)
     for entity in rows:
         for name, values in lists.items():
             entity[name] = values.get(entity["id"], [])
         entity["sources"] = citations.get(entity["id"], [])
+        entity["derivations"] = derivations.get(entity["id"], [])
     return list(rows)
 
 
@@ -263,6 +311,62 @@ def as_record(collection: Collection, entity: Entity) -> Entity:
     """`entity` in the shape the seed file and the writes use (its collection's `In` model)."""
     fields = collection.create.model_fields
     return {name: value for name, value in entity.items() if name in fields}
+
+
+def source_annotations(
+    session: Session, source_id: str, *, limit: int, offset: int
+) -> tuple[list[Entity], int]:
+    """Every citation into the source `source_id`, in the order of the text, and their total:
+    each with the collection (`type`) and id of the entity that cites, and its URL `key`."""
+    citation = m.Citation.__table__.c  # type: ignore[attr-defined]
+    source = m.Source.__table__.c  # type: ignore[attr-defined]
+    prefix, suffix = _context_columns(citation, source.text)
+    condition = citation.source_id == source_id
+    total = session.connection().execute(select(func.count()).where(condition)).scalar_one()
+    statement = (
+        select(
+            citation.collection.label("type"),
+            citation.entity_id.label("id"),
+            citation.start,
+            citation.end,
+            citation.quote,
+            citation.fields,
+            citation.said_by,
+            prefix.label("prefix"),
+            suffix.label("suffix"),
+        )
+        .join_from(m.Citation, m.Source, citation.source_id == source.id)
+        .where(condition)
+        .order_by(
+            citation.start.asc().nulls_first(),
+            citation.end,
+            citation.collection,
+            citation.entity_id,
+            citation.position,
+        )
+        .offset(offset)
+        .limit(limit)
+    )
+    annotations = _table_rows(session, statement)
+    for annotation in annotations:
+        annotation["key"] = annotation["id"]
+    _add_url_keys(session, annotations)
+    return annotations, total
+
+
+def _add_url_keys(session: Session, annotations: Sequence[Entity]) -> None:
+    """Set each annotation's `key` to what addresses its entity in a URL, where that is not
+    the id (a summit's number)."""
+    for collection in COLLECTIONS:
+        ids = [a["id"] for a in annotations if a["type"] == collection.name]
+        if not ids or collection.url_key == "id":
+            continue
+        table = _table(collection)
+        statement = select(table.c.id, table.c[collection.url_key]).where(table.c.id.in_(ids))
+        keys = {row[0]: row[1] for row in session.connection().execute(statement)}
+        for annotation in annotations:
+            if annotation["type"] == collection.name:
+                annotation["key"] = keys.get(annotation["id"], annotation["id"])
 
 
 def export(session: Session) -> dict[str, list[Entity]]:

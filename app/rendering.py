@@ -139,15 +139,28 @@ def wants_csv(request: Request, format_: str | None) -> bool:
     return quality["text/csv"] > quality["application/json"]
 
 
+def _citation_cell(citation: dict[str, Any]) -> str:
+    """`article[1716:1859] "Meanwhile, Xi announced …" (supports name, focus), said by x`."""
+    where = citation["source"]
+    if citation.get("start") is not None:
+        where += f'[{citation["start"]}:{citation["end"]}] "{citation["quote"]}"'
+    supports = f" (supports {', '.join(citation.get('fields') or [])})"
+    said_by = f", said by {citation['said_by']}" if citation.get("said_by") else ""
+    return where + supports + said_by
+
+
 def _csv_cell(value: Any) -> str:
-    """One CSV cell: lists joined with "; ", citations as `source[start:end]`."""
+    """One CSV cell: lists joined with "; "; citations and derivations one to a line, each
+    saying what it supports."""
     if value is None:
         return ""
     if isinstance(value, list):
-        return "; ".join(_csv_cell(item) for item in value)
+        separator = "\n" if any(isinstance(item, dict) for item in value) else "; "
+        return separator.join(_csv_cell(item) for item in value)
     if isinstance(value, dict) and "source" in value:
-        span = f"[{value['start']}:{value['end']}]" if value.get("start") is not None else ""
-        return f"{value['source']}{span}"
+        return _citation_cell(value)
+    if isinstance(value, dict) and "basis" in value:
+        return f"{value['basis']} ({', '.join(value['fields'])}): {value['note']}"
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):

@@ -56,25 +56,37 @@ def save_entity(session: Session, collection: Collection, entity: Entity) -> Out
         session.exec(delete(link.table).where(owner == entity["id"]))
         for value in sorted(set(entity.get(link.field, []))):
             session.add(link.table(**{link.owner: entity["id"], link.value: value}))
-    session.exec(
-        delete(m.Citation).where(
-            m.Citation.collection == collection.name, m.Citation.entity_id == entity["id"]
-        )
-    )
-    for position, citation in enumerate(entity.get("sources", [])):
-        session.add(
-            m.Citation(
-                collection=collection.name,
-                entity_id=entity["id"],
-                position=position,
-                source_id=citation["source"],
-                quote=citation["quote"],
-                start=citation["start"],
-                end=citation["end"],
-            )
-        )
+    _delete_provenance(session, collection, entity["id"])
+    _add_provenance(session, collection, entity)
     session.flush()
     return Outcome.CREATED if current is None else Outcome.UPDATED
+
+
+def _add_provenance(session: Session, collection: Collection, entity: Entity) -> None:
+    """Store the entity's citations and derivations, a row each, in their order."""
+    for table, member in ((m.Citation, "sources"), (m.Derivation, "derivations")):
+        columns = table.model_fields
+        for position, item in enumerate(entity.get(member, [])):
+            values = {name: value for name, value in item.items() if name in columns}
+            if "source" in item:
+                values["source_id"] = item["source"]
+            session.add(
+                table(
+                    collection=collection.name, entity_id=entity["id"], position=position, **values
+                )
+            )
+
+
+def _delete_provenance(session: Session, collection: Collection, entity_id: str) -> None:
+    """Delete the citations and derivations of an entity (they are keyed by collection name
+    and id, not by foreign key, so nothing cascades to them)."""
+    for table in (m.Citation, m.Derivation):
+        session.exec(
+            delete(table).where(
+                table.collection == collection.name,  # type: ignore[arg-type]
+                table.entity_id == entity_id,  # type: ignore[arg-type]
+            )
+        )
 
 
 def bump_version(session: Session) -> int:
@@ -92,12 +104,9 @@ def bump_version(session: Session) -> int:
 
 
 def delete_entity(session: Session, collection: Collection, entity_id: str) -> None:
-    """Delete an entity with its citations; its own association rows go with it (CASCADE)."""
-    session.exec(
-        delete(m.Citation).where(
-            m.Citation.collection == collection.name, m.Citation.entity_id == entity_id
-        )
-    )
+    """Delete an entity with its citations and derivations; its own association rows go with
+    it (CASCADE)."""
+    _delete_provenance(session, collection, entity_id)
     session.exec(delete(collection.table).where(collection.id_column == entity_id))
     session.flush()
 
@@ -105,7 +114,8 @@ def delete_entity(session: Session, collection: Collection, entity_id: str) -> N
 def _describe_referrer(table: Table, row: Any, column: str) -> str:
     """`agreements 'treaty-…' (signatories)`: what a row referring to an entity belongs to."""
     if table is m.Citation.__table__:
-        return f"{row.collection} {row.entity_id!r} (cites it)"
+        role = "quotes them" if column == "said_by" else "cites it"
+        return f"{row.collection} {row.entity_id!r} ({role})"
     for collection in COLLECTIONS:
         if table is collection.table.__table__:  # type: ignore[attr-defined]
             return f"{collection.name} {row.id!r} ({column})"

@@ -18,6 +18,7 @@ from app import models as m
 from app import search
 from app.citations import CitationError, resolve
 from app.collections import Collection
+from app.provenance import provenance_errors
 from app.queries import Entity, as_record, get_entity, get_entity_count
 from app.store import (
     bump_version,
@@ -80,10 +81,13 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return merged
 
 
+def _summary(errors: list[FieldError]) -> str:
+    return "; ".join(f"{e.pointer}: {e.detail}" for e in errors)
+
+
 def _invalid_from(error: ValidationError) -> WriteError:
     errors = [FieldError("/" + "/".join(map(str, e["loc"])), e["msg"]) for e in error.errors()]
-    summary = "; ".join(f"{e.pointer}: {e.detail}" for e in errors)
-    return WriteError("invalid", summary, errors)
+    return WriteError("invalid", _summary(errors), errors)
 
 
 def _nul_pointers(value: Any, pointer: str = "") -> list[str]:
@@ -112,6 +116,12 @@ def validate_record(collection: Collection, record: Mapping[str, Any]) -> Entity
     entity = model.model_dump(exclude={"text_file"})
     for link in collection.lists:
         entity[link.field] = sorted(set(entity[link.field]))
+    unsupported = [
+        FieldError("/" + "/".join(map(str, error.path)), error.detail)
+        for error in provenance_errors(collection, entity)
+    ]
+    if unsupported:
+        raise WriteError("invalid", _summary(unsupported), unsupported)
     return entity
 
 
@@ -119,14 +129,19 @@ def _resolve_citations(session: Session, entity: Entity) -> None:
     if "sources" not in entity:
         return
     texts = dict(session.exec(select(m.Source.id, m.Source.text)).all())
+    people = set(session.exec(select(m.Person.id)).all())
     resolved, errors = [], []
     for index, citation in enumerate(entity["sources"]):
         try:
             resolved.append(resolve(m.CitationIn.model_validate(citation), texts).model_dump())
         except CitationError as error:
             errors.append(FieldError(f"/sources/{index}", error.reason))
+        said_by = citation.get("said_by")
+        if said_by is not None and said_by not in people:
+            pointer = f"/sources/{index}/said_by"
+            errors.append(FieldError(pointer, f"there is no person {said_by!r}"))
     if errors:
-        raise WriteError("invalid", "; ".join(f"{e.pointer}: {e.detail}" for e in errors), errors)
+        raise WriteError("invalid", _summary(errors), errors)
     entity["sources"] = resolved
 
 
@@ -136,7 +151,7 @@ def _check_references(session: Session, collection: Collection, entity: Entity) 
         errors = [
             FieldError(f"/{name}", f"there is no {what} {value!r}") for name, value, what in missing
         ]
-        raise WriteError("invalid", "; ".join(f"{e.pointer}: {e.detail}" for e in errors), errors)
+        raise WriteError("invalid", _summary(errors), errors)
 
 
 def _check_citations_of_source(session: Session, entity: Entity) -> None:

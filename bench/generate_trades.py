@@ -14,6 +14,7 @@ SQLite is loaded with Core `insert()` executemany in batches, PostgreSQL with ps
 
 import argparse
 import datetime as dt
+import json
 import random
 import sys
 import time
@@ -57,6 +58,7 @@ SOURCE = {
 }
 PG_WRITE_LOCK_KEY = 20261127  # app/db.py's WRITE_LOCK_KEY: queue with the server's writers
 SQLITE_PRAGMAS = ("foreign_keys=ON", "journal_mode=WAL", "synchronous=OFF", "busy_timeout=5000")
+SUPPORTED_FIELDS = ["year", "reporter", "flow", "value", "currency", "partners"]
 TABLE_NAMES = ("trade_statistic", "trade_statistic_partner", "citation", "source")
 
 
@@ -116,7 +118,7 @@ def trade_values(row: Row) -> dict[str, Any]:
         "value": row.value,
         "currency": row.currency,
         "value_as_stated": None,
-        "record_high": False,
+        "record_high": None,
         "change_percent": None,
         "change_base_year": None,
     }
@@ -135,6 +137,9 @@ def citation_values(row: Row) -> dict[str, Any]:
         "quote": None,
         "start": None,
         "end": None,
+        # The synthetic source stands for every value of its rows.
+        "fields": SUPPORTED_FIELDS,
+        "said_by": None,
     }
 
 
@@ -172,7 +177,14 @@ def copy_into(connection: Connection, table: Table, rows: Iterator[dict[str, Any
 def copy_batch(connection: Connection, tables: Tables, rows: Sequence[Row]) -> None:
     copy_into(connection, tables.trade, (trade_values(r) for r in rows))
     copy_into(connection, tables.partner, (partner_values(r) for r in rows))
-    citations = ({k: v for k, v in citation_values(r).items() if v is not None} for r in rows)
+    citations = (
+        {
+            k: json.dumps(v) if k == "fields" else v
+            for k, v in citation_values(r).items()
+            if v is not None
+        }
+        for r in rows
+    )
     copy_into(connection, tables.citation, citations)  # quote, start, end default to NULL
 
 

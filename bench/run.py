@@ -310,7 +310,13 @@ def commitment_body(writer: int, number: int) -> dict[str, object]:
         "description": "A benchmark write.",
         "summit": 2,
         "parties": ["CHN"],
-        "sources": [{"source": "article", "quote": "Xi announced the establishment of three"}],
+        "sources": [
+            {
+                "source": "article",
+                "quote": "Xi announced the establishment of three",
+                "fields": ["title", "kind", "summit", "parties"],
+            }
+        ],
     }
 
 
@@ -324,7 +330,14 @@ def trade_statistic_body(writer: int, number: int) -> dict[str, object]:
         "flow": "export",
         "value": 1_000_000 + number,
         "currency": "USD",
-        "sources": [{"source": "iso-4217"}],
+        "sources": [{"source": "iso-4217", "fields": ["currency"]}],
+        "derivations": [
+            {
+                "fields": ["year", "reporter", "flow", "value", "partners"],
+                "basis": "inferred",
+                "note": "A benchmark write: made up.",
+            }
+        ],
     }
 
 

@@ -28,6 +28,23 @@ def _configure(connection: Connection) -> None:
     )
 
 
+def _switch_foreign_keys(connection: Connection, *, on: bool) -> None:
+    """SQLite's foreign keys, switched outside any transaction (inside one it ignores the
+    switch). Off while migrating: a migration that rebuilds a table (SQLite's way to change a
+    column) drops the old one, and with foreign keys on that drop would first delete every
+    row, cascading to the rows that belong to them (a trade figure's partners)."""
+    connection.connection.driver_connection.execute(  # type: ignore[union-attr]
+        f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}"
+    )
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    """With foreign keys off, nothing checked them: check every reference before committing."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"the migration would leave broken references: {broken[:10]}")
+
+
 def run_migrations() -> None:
     connection = context.config.attributes.get("connection")
     if connection is not None:
@@ -48,11 +65,21 @@ def run_migrations() -> None:
     try:
         # One transaction, begun here (so that the lock is its first statement) and committed
         # here: Alembic leaves a transaction it did not begin to whoever began it.
-        with engine.connect() as connection, connection.begin():
-            if connection.dialect.name == "postgresql":
-                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
-            _configure(connection)
-            context.run_migrations()
+        with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                _switch_foreign_keys(connection, on=False)
+            with connection.begin():
+                if not sqlite:
+                    connection.exec_driver_sql(
+                        f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+                    )
+                _configure(connection)
+                context.run_migrations()
+                if sqlite:
+                    _check_foreign_keys(connection)
+            if sqlite:
+                _switch_foreign_keys(connection, on=True)
     finally:
         engine.dispose()
 

@@ -7,6 +7,8 @@ in one transaction, creating or updating by id. A second load of the same file c
 
 import json
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,11 +16,14 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
 
 from app import search
 from app.citations import CitationError, resolve_all
 from app.collections import BY_NAME, COLLECTIONS
 from app.db import session_scope
+from app.models import Person
+from app.provenance import is_pre_provenance, provenance_errors, with_old_meaning
 from app.queries import Entity
 from app.store import Outcome, bump_version, save_entity
 
@@ -38,18 +43,28 @@ def _record_label(path: Path, collection: str, index: int, raw: Any) -> str:
     return f"{path}: {collection}[{index}]" + (f" (id {record_id!r})" if record_id else "")
 
 
+def _refuse(path: Path, collection: str, index: int, raw: Any, problems: list[str]) -> SeedError:
+    return SeedError(f"{_record_label(path, collection, index, raw)}: {'; '.join(problems)}")
+
+
 def _validate(path: Path, collection: str, index: int, raw: Any) -> Entity:
-    model = BY_NAME[collection].create
+    chosen = BY_NAME[collection]
+    if chosen.cited and isinstance(raw, dict) and is_pre_provenance(raw):
+        raw = with_old_meaning(chosen, raw)  # an export taken before field-level provenance
     try:
-        record = model.model_validate(raw)
+        record = chosen.create.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(
+        problems = [
             f"{'.'.join(map(str, e['loc'])) or '(record)'}: {e['msg']}" for e in error.errors()
-        )
-        raise SeedError(f"{_record_label(path, collection, index, raw)}: {problems}") from None
+        ]
+        raise _refuse(path, collection, index, raw, problems) from None
     entity = record.model_dump(exclude={"text_file", "sources"})
-    for link in BY_NAME[collection].lists:
+    for link in chosen.lists:
         entity[link.field] = sorted(set(entity[link.field]))
+    unsupported = provenance_errors(chosen, record.model_dump())
+    if unsupported:
+        problems = [f"{'.'.join(map(str, e.path))}: {e.detail}" for e in unsupported]
+        raise _refuse(path, collection, index, raw, problems)
     if collection == "sources" and record.text_file is not None:  # type: ignore[attr-defined]
         entity["text"] = (path.parent / record.text_file).read_text(encoding="utf-8")  # type: ignore[attr-defined]
     if hasattr(record, "sources"):
@@ -113,10 +128,26 @@ class LoadReport:
         return lines
 
 
+def _check_speakers(session: Session, dataset: Dataset, label: str) -> None:
+    """Every person a citation attributes words to is in the dataset or the database."""
+    people = {person["id"] for person in dataset.get("people", [])}
+    people |= set(session.exec(select(Person.id)).all())
+    for name, entities in dataset.items():
+        for entity in entities:
+            for index, citation in enumerate(entity.get("sources", [])):
+                said_by = citation.get("said_by")
+                if said_by is not None and said_by not in people:
+                    raise SeedError(
+                        f"{label}: {name} {entity['id']!r}: sources.{index}.said_by: there is"
+                        f" no person {said_by!r}"
+                    )
+
+
 def load(engine: Engine, dataset: Dataset, *, label: str = "data") -> LoadReport:
     """Write `dataset` in one transaction: all of it, or (on any error) none of it."""
     report = LoadReport()
-    with session_scope(engine, write=True) as session:
+    with _refused_by_database(label), session_scope(engine, write=True) as session:
+        _check_speakers(session, dataset, label)
         for collection in COLLECTIONS:
             counts: Counter[Outcome] = Counter()
             for entity in dataset.get(collection.name, []):
@@ -132,6 +163,15 @@ def load(engine: Engine, dataset: Dataset, *, label: str = "data") -> LoadReport
             report.version = bump_version(session)
             search.rebuild_index(session)
     return report
+
+
+@contextmanager
+def _refused_by_database(label: str) -> Iterator[None]:
+    """A reference the database checks only at commit (a deferred key) as a `SeedError`."""
+    try:
+        yield
+    except IntegrityError as error:
+        raise SeedError(f"{label}: refused by the database: {error.orig}") from None
 
 
 def load_file(engine: Engine, path: Path = DEFAULT_FILE) -> LoadReport:

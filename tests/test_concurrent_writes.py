@@ -24,8 +24,12 @@ def commitment(writer: int, number: int) -> dict:
         "summit": 2,
         "parties": PARTIES,
         "sources": [
-            {"source": "article", "quote": "China also pledged to provide 3,000 training"},
-            {"source": "iso-3166-1"},
+            {
+                "source": "article",
+                "quote": "China also pledged to provide 3,000 training",
+                "fields": ["title", "kind", "summit", "parties"],
+            },
+            {"source": "iso-3166-1", "fields": ["parties"]},
         ],
     }
 

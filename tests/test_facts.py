@@ -52,8 +52,10 @@ async def test_both_summits_with_cities_hosts_and_dates(client):
     ]
     assert all(s["participants"] == SIX for s in summits)
     assert [s["attendees"] for s in summits] == [[], ["xi-jinping"]]
-    # The article gives the second summit's day without the year: the year is marked derived.
-    assert "derived" in summits[1]["notes"]
+    # The article gives the second summit's day without the year: the year is a derivation.
+    assert [d["basis"] for d in summits[1]["derivations"] if "start_date" in d["fields"]] == [
+        "derived"
+    ]
 
 
 async def test_summit_detail_embeds_what_was_decided_there(client):
@@ -64,7 +66,7 @@ async def test_summit_detail_embeds_what_was_decided_there(client):
     assert len(summit["cooperation_centers"]) == 3
     assert len(summit["priority_areas"]) == 6
     assert len(summit["principles"]) == 4
-    assert len(summit["commitments"]) == 5
+    assert len(summit["commitments"]) == 6
     first = (await client.get("/api/v1/summits/first-summit")).json()
     assert first["number"] == 1 and first["agreements"] == []
 
@@ -108,8 +110,10 @@ async def test_trade_2024_in_both_currencies(client):
         for s in stats
     ] == [
         (2024, "CHN", "total", 674_150_000_000, "CNY", True, 116, 2013),
-        (2024, "CHN", "total", 96_300_000_000, "USD", True, 116, 2013),
+        # The dollar figure restates the yuan total; the record and the rise are the yuan's.
+        (2024, "CHN", "total", 96_300_000_000, "USD", None, None, None),
     ]
+    assert stats[1]["equivalent_of"] == stats[0]["id"]
     assert all(s["partners"] == SIX[1:] for s in stats)
     assert [s["value_as_stated"] for s in stats] == ["674.15 billion yuan", "US$96.3b"]
 
@@ -153,7 +157,10 @@ async def test_commitments(client):
     )
     outcomes = commitments["cooperation-outcomes"]
     assert (outcomes["quantity"], outcomes["quantity_qualifier"]) == (100, "more than")
-    assert len(commitments) == 5
+    focus = commitments["focus-on-six-priority-areas"]
+    assert (focus["kind"], focus["parties"]) == ("pledge", SIX)
+    assert "to strive for more tangible outcomes" in focus["sources"][0]["quote"]
+    assert len(commitments) == 6
 
 
 async def test_people(client):

@@ -44,7 +44,18 @@ async def test_csv_by_accept_header_with_lists_and_citations_in_one_cell(client)
     second = rows(response)[1]
     assert second["participants"] == "CHN; KAZ; KGZ; TJK; TKM; UZB"
     assert second["start_date"] == "2025-06-17"
-    assert second["sources"].startswith("article[38:123]; ")
+    # One citation or derivation to a line, each saying what it supports and who said it.
+    first_citation = second["sources"].splitlines()[0]
+    assert first_citation.startswith('article[0:123] "Chinese President Xi Jinping attended')
+    assert first_citation.endswith(
+        "(supports number, name, city, host_country, start_date, end_date, attendees)"
+    )
+    assert second["derivations"].splitlines()[0].startswith(
+        "derived (start_date, end_date): The article dates the summit “June 17” without a year"
+    )
+    outcomes = rows(await client.get("/api/v1/commitments?format=csv"))
+    wang = next(row for row in outcomes if row["id"] == "cooperation-outcomes")["sources"]
+    assert wang.endswith("(supports title, kind, quantity, quantity_qualifier), said by wang-yi")
     assert response.text.startswith("id,number,name,city,")
     assert "\r\n" in response.text
 

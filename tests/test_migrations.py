@@ -1,5 +1,8 @@
-"""The schema comes from the migrations alone, and they agree with the models."""
+"""The schema comes from the migrations alone, they agree with the models, and they carry
+existing data forward."""
 
+import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -10,13 +13,15 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import Date, MetaData, Table, inspect, text
 from sqlalchemy.exc import IntegrityError
 
+from app.collections import COLLECTIONS
+from app.config import Settings
 from app.db import make_engine
-from app.main import PROJECT_ROOT, schema_head
+from app.main import PROJECT_ROOT, create_app, schema_head
 from app.models import metadata
-from tests.conftest import BACKEND, migrate
+from tests.conftest import BACKEND, app_client, migrate
 
 
 def test_migrations_produce_exactly_the_models_schema(empty_database_url):
@@ -92,3 +97,105 @@ def test_replicas_starting_together_migrate_once(empty_database_url):
         versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
     engine.dispose()
     assert [v for (v,) in versions] == [schema_head()]
+
+
+BEFORE_PROVENANCE = "5d7a9e31c042"
+OLD_EXPORT = Path(__file__).with_name("data") / "export-before-provenance.json"
+
+
+def _insert_as_it_was(url: str, export: dict) -> None:
+    """Write `export` (records made before field-level provenance, by the seed and the API)
+    into a database at that revision, row by row into the tables as they were then."""
+    engine = make_engine(url)
+    tables = MetaData()
+    tables.reflect(engine)
+
+    def row(table: Table, values: dict) -> dict:
+        kept = {c.name: values[c.name] for c in table.columns if c.name in values}
+        for name, value in kept.items():
+            if isinstance(table.c[name].type, Date) and value is not None:
+                kept[name] = dt.date.fromisoformat(value)
+        return kept
+
+    with engine.begin() as connection:
+        for collection in COLLECTIONS:
+            table = tables.tables[collection.table.__tablename__]
+            for record in export[collection.name]:
+                connection.execute(table.insert(), row(table, record))
+                for link in collection.lists:
+                    link_table = tables.tables[link.table.__tablename__]
+                    for value in record[link.field]:
+                        connection.execute(
+                            link_table.insert(), {link.owner: record["id"], link.value: value}
+                        )
+                for position, citation in enumerate(record.get("sources", [])):
+                    values = {**citation, "collection": collection.name, "entity_id": record["id"]}
+                    values |= {"position": position, "source_id": citation["source"]}
+                    connection.execute(
+                        tables.tables["citation"].insert(), row(tables.tables["citation"], values)
+                    )
+        connection.execute(
+            tables.tables["dataset_version"].insert(),
+            {"id": 1, "version": 4, "updated_at": dt.datetime(2026, 11, 30, tzinfo=dt.UTC)},
+        )
+    engine.dispose()
+
+
+def _row_counts(url: str) -> dict[str, int]:
+    engine = make_engine(url)
+    names = [n for n in inspect(engine).get_table_names() if not n.startswith("search_index")]
+    with engine.connect() as connection:
+        counts = {
+            n: connection.execute(text(f'SELECT count(*) FROM "{n}"')).scalar_one() for n in names
+        }
+    engine.dispose()
+    return counts
+
+
+@pytest.mark.anyio
+async def test_a_database_from_before_field_level_provenance_is_carried_forward(
+    empty_database_url,
+):
+    """Every row survives, the trade figures' partners included (a rebuilt table's rows must not
+    cascade away), and each citation supports what it supported then: the whole entity."""
+    url = empty_database_url
+    migrate(url, BEFORE_PROVENANCE)
+    export = json.loads(OLD_EXPORT.read_text(encoding="utf-8"))
+    _insert_as_it_was(url, export)
+    before = _row_counts(url)
+    migrate(url)
+    after = _row_counts(url)
+    assert {name: after[name] for name in before} == before
+    assert before["trade_statistic_partner"] == 11 and before["citation"] == 72
+    assert after["derivation"] == 0
+    async with app_client(create_app(Settings(database_url=url))) as client:
+        summit = (await client.get("/api/v1/summits/1")).json()
+        trade = (await client.get("/api/v1/trade-statistics/kazakhstan-trade-2023")).json()
+        written = (await client.get("/api/v1/commitments/three-cooperation-centers")).json()
+    assert [c["fields"] for c in summit["sources"]] == [
+        [
+            "number",
+            "name",
+            "city",
+            "province",
+            "host_country",
+            "start_date",
+            "end_date",
+            "participants",
+        ]
+    ] * 2
+    assert trade["partners"] == ["KAZ"] and trade["record_high"] is False
+    assert trade["sources"][0]["fields"] == [
+        "year",
+        "reporter",
+        "flow",
+        "value",
+        "currency",
+        "record_high",
+        "partners",
+    ]
+    assert written["sources"][0]["said_by"] is None
+    article = next(s for s in export["sources"] if s["id"] == "article")["text"]
+    citation = written["sources"][0]
+    assert citation["prefix"] == article[citation["start"] - 32 : citation["start"]]
+    assert citation["prefix"].endswith("tangible outcomes. Meanwhile, ")

@@ -27,7 +27,7 @@ async def test_every_operation_is_named_summarised_tagged_and_exemplified(client
             if "requestBody" not in operation:
                 assert "422" not in operation["responses"], where  # query errors are 400
             assert "400" in operation["responses"], where
-    assert len(operation_ids) == len(set(operation_ids)) == 29 + 4 * 11
+    assert len(operation_ids) == len(set(operation_ids)) == 30 + 4 * 11
 
 
 async def test_examples_are_the_served_data(client):

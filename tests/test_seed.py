@@ -50,7 +50,7 @@ def test_parse_pins_every_quote_to_its_offsets():
         "trade-statistics": 2,
         "priority-areas": 6,
         "principles": 4,
-        "commitments": 5,
+        "commitments": 6,
     }
 
 

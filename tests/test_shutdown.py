@@ -24,7 +24,14 @@ NEW_ROW = {
     "flow": "export",
     "value": 1234567,
     "currency": "USD",
-    "sources": [{"source": "iso-4217"}],
+    "sources": [{"source": "iso-4217", "fields": ["currency"]}],
+    "derivations": [
+        {
+            "fields": ["year", "reporter", "flow", "value", "partners"],
+            "basis": "inferred",
+            "note": "Made up for a test.",
+        }
+    ],
 }
 
 

@@ -18,7 +18,19 @@ COMMITMENT = {
     "description": "Xi announced three cooperation centers.",
     "summit": 2,
     "parties": ["CHN"],
-    "sources": [{"source": "article", "quote": "Xi announced the establishment of three"}],
+    "sources": [
+        {
+            "source": "article",
+            "quote": "Xi announced the establishment of three",
+            "fields": ["title", "kind", "summit", "parties"],
+        }
+    ],
+}
+SUMMIT_FIELDS = ["number", "name", "city", "host_country", "start_date", "end_date", "participants"]
+MADE_UP = {
+    "fields": ["year", "reporter", "flow", "value", "partners"],
+    "basis": "inferred",
+    "note": "Made up for a test.",
 }
 
 
@@ -103,7 +115,9 @@ async def test_a_new_summit_and_its_number_lookup(writer):
         "start_date": "2027-05-01",
         "end_date": "2027-05-02",
         "participants": ["CHN", "KAZ"],
-        "sources": [{"source": "article", "quote": "held every two years in China"}],
+        "sources": [
+            {"source": "article", "quote": "held every two years in China", "fields": SUMMIT_FIELDS}
+        ],
     }
     response = await writer.post("/api/v1/summits", json=summit)
     assert response.status_code == 422  # host_country must be alpha-3 in a body
@@ -129,12 +143,12 @@ async def test_a_new_summit_and_its_number_lookup(writer):
         ("/api/v1/commitments", {"id": "Not a slug!"}, "/id"),
         (
             "/api/v1/commitments",
-            {"sources": [{"source": "article", "quote": "invented"}]},
+            {"sources": [{**COMMITMENT["sources"][0], "quote": "invented"}]},
             "/sources/0",
         ),
         (
             "/api/v1/commitments",
-            {"sources": [{"source": "article", "quote": "Kazakhstan"}]},
+            {"sources": [{**COMMITMENT["sources"][0], "quote": "Kazakhstan"}]},
             "/sources/0",
         ),
         ("/api/v1/commitments", {"summit": 9}, "/summit"),
@@ -152,7 +166,13 @@ async def test_invalid_bodies_are_422_naming_the_field(writer, path, body, point
             "start_date": "2027-05-01",
             "end_date": "2027-05-02",
             "participants": ["CHN"],
-            "sources": [{"source": "article", "quote": "held every two years in China"}],
+            "sources": [
+                {
+                    "source": "article",
+                    "quote": "held every two years in China",
+                    "fields": SUMMIT_FIELDS,
+                }
+            ],
         },
         "/api/v1/trade-statistics": {
             "id": "trade-2025",
@@ -162,7 +182,8 @@ async def test_invalid_bodies_are_422_naming_the_field(writer, path, body, point
             "flow": "total",
             "value": 1,
             "currency": "USD",
-            "sources": [{"source": "iso-4217"}],
+            "sources": [{"source": "iso-4217", "fields": ["currency"]}],
+            "derivations": [MADE_UP],
         },
         "/api/v1/commitments": COMMITMENT,
     }[path]
@@ -187,7 +208,7 @@ async def test_invalid_bodies_are_422_naming_the_field(writer, path, body, point
                 "name": "France",
                 "capital": "Paris",
                 "region": "east-asia",
-                "sources": [{"source": "iso-3166-1"}],
+                "sources": [{"source": "iso-3166-1", "fields": ["iso2", "iso_numeric"]}],
             },
             "/",
         ),

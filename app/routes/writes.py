@@ -5,13 +5,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Request, Response
 from pydantic import BaseModel, Field, create_model
+from sqlalchemy.exc import IntegrityError
 
 from app.collections import Collection
 from app.deps import DatabaseDep, KeyNameDep
 from app.problems import documented
 from app.rendering import json_response
 from app.routes.collections import identifier
-from app.writes import Method, write
+from app.writes import Method, WriteError, write
 
 WRITE_ERRORS = documented(401, 404, 409, 413, 415, 422)
 
@@ -38,8 +39,13 @@ async def _apply(
     body: Any,
     key_name: str,
 ) -> dict[str, Any] | None:
-    with database.session(write=True) as session:
-        result = write(session, collection, method=method, key=key, body=body, key_name=key_name)
+    try:
+        with database.session(write=True) as session:
+            result = write(
+                session, collection, method=method, key=key, body=body, key_name=key_name
+            )
+    except IntegrityError as error:  # a deferred reference, checked as the write commits
+        raise WriteError("conflict", f"refused by the database: {error.orig}") from None
     return result.entity
 
 

@@ -1,0 +1,256 @@
+"""The coverage rule at every door: the seed loader and the writes refuse provenance that is
+missing or malformed, name what is wrong, and write nothing."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session
+
+from app.collections import BY_NAME
+from app.db import make_engine
+from app.provenance import context_of, provenance_errors, with_old_meaning
+from app.queries import get_entity
+from app.store import Outcome
+from seed.loader import SeedError, load, load_file, parse
+from tests.conftest import migrate
+from tests.test_errors import assert_problem
+from tests.test_seed import edited_seed
+
+TRADE = BY_NAME["trade-statistics"]
+RECORD = {
+    "id": "t",
+    "year": 2024,
+    "value": 1,
+    "currency": "USD",
+    "record_high": None,
+    "partners": [],
+    "sources": [{"source": "iso-4217", "fields": ["currency"]}],
+    "derivations": [{"fields": ["year", "value"], "basis": "derived", "note": "n"}],
+}
+
+
+# --- the rule itself, on records -----------------------------------------------------------------
+
+
+def test_a_value_nothing_supports_is_named_and_empty_values_need_nothing():
+    assert provenance_errors(TRADE, RECORD) == []
+    errors = provenance_errors(TRADE, {**RECORD, "record_high": False, "partners": ["KAZ"]})
+    unsupported = "no citation or derivation supports this value: name it in the fields of one"
+    assert [(e.path, e.detail) for e in errors] == [
+        (("record_high",), unsupported),
+        (("partners",), unsupported),
+    ]
+
+
+def test_fields_must_name_fields_of_the_record():
+    record = {**RECORD, "sources": [{"source": "iso-4217", "fields": ["currency", "colour"]}]}
+    (error,) = provenance_errors(TRADE, record)
+    assert error.path == ("sources", 0, "fields", 1)
+    assert error.detail == "'colour' is not a field of a trade statistic"
+
+
+def test_sources_describe_themselves_and_need_no_citation():
+    assert provenance_errors(BY_NAME["sources"], {"id": "s", "title": "T", "type": "article"}) == []
+
+
+def test_context_is_up_to_32_characters_either_side():
+    text = "a" * 40 + "QUOTE" + "b" * 10
+    assert context_of(text, 40, 45) == ("a" * 32, "b" * 10)
+    assert context_of("QUOTE", 0, 5) == ("", "")
+
+
+def test_a_record_from_before_field_level_provenance_keeps_its_old_meaning():
+    old = {
+        "id": "t",
+        "year": 2024,
+        "value": 0,
+        "notes": None,
+        "partners": ["KAZ"],
+        "value_as_stated": "",
+        "sources": [{"source": "iso-4217"}, {"source": "un-m49"}],
+    }
+    upgraded = with_old_meaning(TRADE, old)
+    assert [c["fields"] for c in upgraded["sources"]] == [["year", "value", "partners"]] * 2
+    assert upgraded["derivations"] == []
+
+
+# --- the seed loader -----------------------------------------------------------------------------
+
+
+def record_of(data: dict, collection: str, entity_id: str) -> dict:
+    return next(r for r in data[collection] if r["id"] == entity_id)
+
+
+def usd(data: dict) -> dict:
+    return record_of(data, "trade-statistics", "china-central-asia-trade-2024-usd")
+
+
+def give_the_dollar_record_a_change(data):
+    usd(data).update(change_percent=116, change_base_year=2013)
+
+
+def cite_an_unknown_field(data):
+    usd(data)["sources"][2]["fields"] = ["currency", "exchange_rate"]
+
+
+def quote_an_unknown_person(data):
+    usd(data)["sources"][0]["said_by"] = "li-qiang"
+
+
+def leave_out_fields(data):
+    del usd(data)["sources"][2]["fields"]
+
+
+def guess_a_basis(data):
+    usd(data)["derivations"][0]["basis"] = "guessed"
+
+
+def give_a_wrong_prefix(data):
+    usd(data)["sources"][0]["prefix"] = "Imports between "
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (give_the_dollar_record_a_change, "change_percent: no citation or derivation supports"),
+        (cite_an_unknown_field, "sources.2.fields.1: 'exchange_rate' is not a field"),
+        (quote_an_unknown_person, "sources.0.said_by: there is no person 'li-qiang'"),
+        (leave_out_fields, "sources.2.fields: Field required"),
+        (guess_a_basis, "derivations.0.basis: Input should be 'derived' or 'inferred'"),
+        (give_a_wrong_prefix, "prefix is not the text around the quote"),
+    ],
+)
+def test_the_loader_refuses_unsupported_or_malformed_provenance_and_writes_nothing(
+    engine, tmp_path, edit, message
+):
+    def edit_and_change_a_city(data):
+        record_of(data, "summits", "second-summit")["city"] = "Almaty"  # valid, never written
+        edit(data)
+
+    path = edited_seed(tmp_path, edit_and_change_a_city)
+    with pytest.raises(SeedError) as refused:
+        load_file(engine, path)
+    assert str(path) in str(refused.value)
+    assert "'china-central-asia-trade-2024-usd'" in str(refused.value)
+    assert message in str(refused.value)
+    with engine.connect() as connection:
+        city = connection.execute(text("SELECT city FROM summit WHERE number = 2")).scalar_one()
+        kept = connection.execute(
+            text("SELECT change_percent FROM trade_statistic WHERE currency = 'USD'")
+        ).scalar_one()
+    assert (city, kept) == ("Astana", None)
+
+
+def test_an_export_from_before_field_level_provenance_still_loads(empty_database_url):
+    migrate(empty_database_url)
+    engine = make_engine(empty_database_url)
+    report = load(engine, parse(Path(__file__).with_name("data") / "export-before-provenance.json"))
+    with Session(engine) as session:
+        entity = get_entity(session, TRADE, "kazakhstan-trade-2023")  # written then, by the API
+    engine.dispose()
+    assert report.changes["commitments"][Outcome.CREATED] == 6  # five seeded, one written
+    # The old meaning: a citation supported the entity, that is each field it gave a value.
+    assert entity is not None and entity["derivations"] == []
+    assert [c["fields"] for c in entity["sources"]] == [
+        ["year", "reporter", "flow", "value", "currency", "record_high", "partners"]
+    ]
+
+
+# --- the writes ----------------------------------------------------------------------------------
+
+QUOTE = "China also pledged to provide 3,000 training opportunities"
+PLEDGE = {
+    "title": "Training for Central Asian countries",
+    "kind": "pledge",
+    "description": "China pledged training opportunities.",
+    "summit": 2,
+    "parties": ["CHN"],
+    "sources": [{"source": "article", "quote": QUOTE, "fields": ["title", "kind", "parties"]}],
+    "derivations": [
+        {"fields": ["summit"], "basis": "inferred", "note": "In the summit's account."}
+    ],
+}
+
+
+def cite(**changes) -> dict:
+    return {**PLEDGE["sources"][0], **changes}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("changes", "pointer", "detail"),
+    [
+        ({"quantity": 3000}, "/quantity", "no citation or derivation supports this value"),
+        ({"derivations": []}, "/summit", "no citation or derivation supports this value"),
+        (
+            {"sources": [cite(fields=["title", "kind", "parties", "colour"])]},
+            "/sources/0/fields/3",
+            "'colour' is not",
+        ),
+        ({"sources": [cite(fields=[])]}, "/sources/0/fields", "at least 1 item"),
+        ({"sources": [cite(fields=None)]}, "/sources/0/fields", "valid list"),
+        ({"sources": [cite(said_by="li-qiang")]}, "/sources/0/said_by", "no person 'li-qiang'"),
+        ({"sources": [cite(prefix="Meanwhile, ")]}, "/sources/0", "prefix is not the text"),
+        (
+            {"derivations": [{"fields": ["summit"], "basis": "guess", "note": "n"}]},
+            "/derivations/0/basis",
+            "'derived' or 'inferred'",
+        ),
+        (
+            {"derivations": [{"fields": ["summit"], "basis": "inferred"}]},
+            "/derivations/0/note",
+            "Field required",
+        ),
+    ],
+)
+async def test_a_write_with_unsupported_or_malformed_provenance_is_422_and_writes_nothing(
+    writer, changes, pointer, detail
+):
+    before = await writer.get("/api/v1/commitments")
+    response = await writer.post("/api/v1/commitments", json={**PLEDGE, **changes})
+    problem = assert_problem(response, 422)
+    assert [e["pointer"] for e in problem["errors"]] == [pointer], problem
+    assert detail in problem["errors"][0]["detail"]
+    after = await writer.get("/api/v1/commitments")
+    assert after.json()["total"] == before.json()["total"]
+    assert after.headers["x-dataset-version"] == before.headers["x-dataset-version"]
+
+
+@pytest.mark.anyio
+async def test_the_server_computes_prefix_and_suffix_and_keeps_who_said_it(writer):
+    response = await writer.post(
+        "/api/v1/commitments", json={**PLEDGE, "sources": [cite(said_by="xi-jinping")]}
+    )
+    assert response.status_code == 201, response.text
+    (citation,) = response.json()["sources"]
+    text = (await writer.get("/api/v1/sources/article")).json()["text"]
+    start = text.index(QUOTE)
+    assert citation["prefix"] == text[start - 32 : start]
+    assert citation["suffix"] == text[start + len(QUOTE) : start + len(QUOTE) + 32]
+    assert citation["said_by"] == "xi-jinping"
+    # Given back exactly as the server made them, prefix and suffix are accepted.
+    again = await writer.put(response.headers["location"], json={**PLEDGE, "sources": [citation]})
+    assert again.status_code == 200, again.text
+
+
+@pytest.mark.anyio
+async def test_a_patch_that_adds_an_unsupported_value_is_422_until_something_supports_it(writer):
+    refused = await writer.patch("/api/v1/summits/2", json={"province": "Akmola Region"})
+    assert [e["pointer"] for e in assert_problem(refused, 422)["errors"]] == ["/province"]
+    assert (await writer.get("/api/v1/summits/2")).json()["province"] is None
+    summit = (await writer.get("/api/v1/summits/2")).json()
+    note = {"fields": ["province"], "basis": "inferred", "note": "Astana is in no province."}
+    accepted = await writer.patch(
+        "/api/v1/summits/2",
+        json={"province": "Akmola Region", "derivations": [*summit["derivations"], note]},
+    )
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["derivations"][-1] == note
+
+
+@pytest.mark.anyio
+async def test_a_person_who_is_quoted_cannot_be_deleted(writer):
+    response = await writer.delete("/api/v1/people/wang-yi")
+    problem = assert_problem(response, 409)
+    assert "commitments 'cooperation-outcomes' (quotes them)" in problem["detail"]
