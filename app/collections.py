@@ -22,7 +22,7 @@ from pydantic import (
     field_validator,
 )
 from sqlalchemy import ColumnElement, Select, false, or_, select
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 from app import models as m
 from app.config import API_PREFIX
@@ -175,6 +175,9 @@ class LinkedList:
 
 
 Filter = Callable[[Any], ColumnElement[bool]]
+# What a record must satisfy beyond its shape and references, read against the database:
+# (field, why) for each breach.
+Rule = Callable[[Session, Mapping[str, Any]], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,7 @@ class Collection:
     description: str = ""
     # Whether its values need support (see `app.provenance`): false for what is cited itself.
     cited: bool = True
+    rules: tuple[Rule, ...] = ()
 
     @property
     def id_column(self) -> Any:
@@ -251,6 +255,35 @@ def _summit_by_number_or_slug(key: str) -> ColumnElement[bool]:
     if SUMMIT_NUMBER_PATH.fullmatch(key):
         return m.Summit.number == int(key)
     return m.Summit.id == key
+
+
+def _restates_an_original(session: Session, statistic: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """`equivalent_of` names the figure as first reported, in another currency: not the record
+    itself, not a record that is an equivalent too, and never from a record that others
+    restate (no chains, no cycles)."""
+    original_id = statistic.get("equivalent_of")
+    if original_id is None:
+        return []
+    if original_id == statistic["id"]:
+        return [("equivalent_of", "a figure cannot be the equivalent of itself")]
+    original = session.get(m.TradeStatistic, original_id)
+    restated_by = session.scalars(
+        select(m.TradeStatistic.id).where(m.TradeStatistic.equivalent_of == statistic["id"])
+    ).first()
+    if restated_by is not None:
+        return [("equivalent_of", f"{restated_by!r} restates this figure: it is an original")]
+    if original is None:
+        return []  # the reference check names it
+    if original.equivalent_of is not None:
+        return [
+            (
+                "equivalent_of",
+                f"{original_id!r} restates {original.equivalent_of!r}: name the original",
+            )
+        ]
+    if original.currency == statistic["currency"]:
+        return [("equivalent_of", f"{original_id!r} is in {original.currency} too")]
+    return []
 
 
 def _year_of(column: Any) -> Filter:
@@ -402,6 +435,7 @@ COLLECTIONS: tuple[Collection, ...] = (
             ),
         },
         lists=(TRADE_PARTNERS,),
+        rules=(_restates_an_original,),
         description="Trade figures, each in one currency.",
     ),
     Collection(

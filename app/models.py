@@ -104,7 +104,7 @@ Basis = Literal["derived", "inferred"]
 
 class CitationIn(BaseModel):
     """A citation as the seed file and a write give it: the offsets may be left for the server
-    to find; `prefix` and `suffix`, if given, must be what the source's text holds."""
+    to find; `prefix` and `suffix` may be given (an export carries them) but are the server's."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -116,8 +116,8 @@ class CitationIn(BaseModel):
     said_by: Slug | None = Field(
         None, description="The person the source attributes these words to, by id."
     )
-    prefix: str | None = Field(None, description="Computed by the server; checked if given.")
-    suffix: str | None = Field(None, description="Computed by the server; checked if given.")
+    prefix: str | None = Field(None, description="Ignored: the server cuts it from the text.")
+    suffix: str | None = Field(None, description="Ignored: the server cuts it from the text.")
 
 
 class CitationPublic(BaseModel):

@@ -76,14 +76,15 @@ def context_of(text: str, start: int, end: int) -> tuple[str, str]:
     return text[max(start - CONTEXT_LENGTH, 0) : start], text[end : end + CONTEXT_LENGTH]
 
 
-def is_pre_provenance(record: Mapping[str, Any]) -> bool:
-    """Whether `record` is in the shape of an export taken before citations named the fields
-    they support: no `derivations`, and no citation with `fields`."""
-    citations = record.get("sources")
-    return (
-        "derivations" not in record
-        and isinstance(citations, Sequence)
-        and all(isinstance(c, Mapping) and "fields" not in c for c in citations)
+def is_pre_provenance(document: Mapping[str, Any]) -> bool:
+    """Whether a data file is an export taken before citations named the fields they support:
+    no record in it has `derivations`, and no citation has `fields`. Decided for the whole file,
+    so that no record of a newer one can leave its support out and pass for old."""
+    records = [r for rs in document.values() if isinstance(rs, Sequence) for r in rs]
+    records = [r for r in records if isinstance(r, Mapping)]
+    citations = [c for r in records if isinstance(r.get("sources"), Sequence) for c in r["sources"]]
+    return not any("derivations" in r for r in records) and not any(
+        isinstance(c, Mapping) and "fields" in c for c in citations
     )
 
 
@@ -91,5 +92,8 @@ def with_old_meaning(collection: Collection, record: Mapping[str, Any]) -> dict[
     """A pre-provenance record read as it was meant then: each citation supports the entity,
     that is every field the record gives a value (the meaning the migration gives them too)."""
     fields = valued_fields(collection, record) or ["id"]
-    citations = [{**citation, "fields": fields} for citation in record["sources"]]
-    return {**record, "sources": citations, "derivations": []}
+    citations = record.get("sources")
+    if not isinstance(citations, Sequence):
+        return dict(record)  # validation says what is wrong with it
+    upgraded = [{**c, "fields": fields} if isinstance(c, Mapping) else c for c in citations]
+    return {**record, "sources": upgraded, "derivations": []}

@@ -203,10 +203,21 @@ def _check_referenced_keys(
         )
 
 
+def _check_rules(session: Session, collection: Collection, entity: Entity) -> None:
+    errors = [
+        FieldError(f"/{name}", detail)
+        for rule in collection.rules
+        for name, detail in rule(session, entity)
+    ]
+    if errors:
+        raise WriteError("invalid", _summary(errors), errors)
+
+
 def _save(session: Session, collection: Collection, entity: Entity, before: Entity | None) -> None:
     _check_unique(session, collection, entity)
     _check_referenced_keys(session, collection, before, entity)
     _check_references(session, collection, entity)
+    _check_rules(session, collection, entity)
     _resolve_citations(session, entity)
     if collection.name == "sources":
         _check_citations_of_source(session, entity)

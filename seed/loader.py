@@ -25,7 +25,7 @@ from app.db import session_scope
 from app.models import Person
 from app.provenance import is_pre_provenance, provenance_errors, with_old_meaning
 from app.queries import Entity
-from app.store import Outcome, bump_version, save_entity
+from app.store import Outcome, bump_version, missing_references, save_entity
 
 DEFAULT_FILE = Path(__file__).with_name("data.json")
 ARTICLE_FILE = Path(__file__).with_name("source-document.txt")
@@ -47,9 +47,9 @@ def _refuse(path: Path, collection: str, index: int, raw: Any, problems: list[st
     return SeedError(f"{_record_label(path, collection, index, raw)}: {'; '.join(problems)}")
 
 
-def _validate(path: Path, collection: str, index: int, raw: Any) -> Entity:
+def _validate(path: Path, collection: str, index: int, raw: Any, *, old_format: bool) -> Entity:
     chosen = BY_NAME[collection]
-    if chosen.cited and isinstance(raw, dict) and is_pre_provenance(raw):
+    if old_format and chosen.cited and isinstance(raw, dict):
         raw = with_old_meaning(chosen, raw)  # an export taken before field-level provenance
     try:
         record = chosen.create.model_validate(raw)
@@ -84,10 +84,12 @@ def parse(path: Path) -> Dataset:
     if unknown:
         raise SeedError(f"{path}: unknown collections {unknown}; known: {sorted(BY_NAME)}")
     dataset: Dataset = {}
+    old_format = is_pre_provenance(document)
     for collection in COLLECTIONS:
         raws = document.get(collection.name, [])
         dataset[collection.name] = [
-            _validate(path, collection.name, index, raw) for index, raw in enumerate(raws)
+            _validate(path, collection.name, index, raw, old_format=old_format)
+            for index, raw in enumerate(raws)
         ]
         duplicates = [
             i for i, n in Counter(e["id"] for e in dataset[collection.name]).items() if n > 1
@@ -143,6 +145,26 @@ def _check_speakers(session: Session, dataset: Dataset, label: str) -> None:
                     )
 
 
+def _check_references(session: Session, dataset: Dataset, label: str) -> None:
+    """Once every record is written, each reference names something (a reference the database
+    checks only at commit included) and each record keeps its collection's rules."""
+    for collection in COLLECTIONS:
+        for entity in dataset.get(collection.name, []):
+            problems = [
+                f"{name}: there is no {what} {value!r}"
+                for name, value, what in missing_references(session, collection, entity)
+            ]
+            problems += [
+                f"{name}: {detail}"
+                for rule in collection.rules
+                for name, detail in rule(session, entity)
+            ]
+            if problems:
+                raise SeedError(
+                    f"{label}: {collection.name} {entity['id']!r}: {'; '.join(problems)}"
+                )
+
+
 def load(engine: Engine, dataset: Dataset, *, label: str = "data") -> LoadReport:
     """Write `dataset` in one transaction: all of it, or (on any error) none of it."""
     report = LoadReport()
@@ -159,6 +181,7 @@ def load(engine: Engine, dataset: Dataset, *, label: str = "data") -> LoadReport
                         f" database: {error.orig}"
                     ) from None
             report.changes[collection.name] = counts
+        _check_references(session, dataset, label)
         if report.changed:
             report.version = bump_version(session)
             search.rebuild_index(session)

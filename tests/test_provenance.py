@@ -144,28 +144,36 @@ async def test_the_action_plans_signatories_are_wangs_words(client):
     assert [d["basis"] for d in derived(plan, "signatories")] == ["inferred"]
 
 
-async def test_attributed_claims_name_who_made_them(client):
-    export = await get(client, "/api/v1/export")
-    said_by = {
-        (name, record["id"], citation["quote"]): citation["said_by"]
-        for name in CITED
-        for record in export[name]
-        for citation in record["sources"]
-    }
-    # Every quote that carries an attribution ("Wang said", "Wang revealed", "what President
-    # Xi called") names the speaker; and the article's own statements name nobody.
-    for (name, entity_id, quote), speaker in said_by.items():
-        if quote is None:
-            assert speaker is None
-        elif "President Xi called" in quote:
-            assert speaker == XI, (name, entity_id, quote)
-        elif re.search(r"Wang (said|revealed)|adding that|noting that|said the second", quote):
-            assert speaker == WANG, (name, entity_id, quote)
-    by_entity = {(n, i): s for (n, i, _), s in said_by.items() if s is not None}
-    assert by_entity[("commitments", "cooperation-outcomes")] == WANG  # "Wang revealed"
-    assert by_entity[("priority-areas", "green-mining")] == WANG
-    assert by_entity[("principles", "mutual-trust-and-support")] == WANG
-    assert ("trade-statistics", "china-central-asia-trade-2024-cny") not in by_entity
+def speakers(text: str) -> list[tuple[int, int, str | None]]:
+    """Who the article attributes each stretch of its text to, read off its sentences: Wang Yi's
+    reported speech (after "said", "revealed", and the sentence "…, Wang said, noting that …"),
+    inside it the name "what President Xi called" the Spirit, and the article's own voice."""
+    spans = []
+    wang_spirit = text.index("said the second summit highlighted")
+    xi = text.index("what President Xi called")
+    xi_end = text.index("which signifies four aspects")
+    spirit_end = text.index("through thick and thin.") + len("through thick and thin")
+    spans += [(wang_spirit, xi, WANG), (xi, xi_end, XI), (xi_end, spirit_end, WANG)]
+    outcomes = text.index("More than 100 cooperation outcomes")
+    spans.append((outcomes, text.index("more tangible outcomes.") + 22, WANG))
+    signing = text.index("The heads of the six countries witnessed")
+    spans.append((signing, text.index("as a whole.") + 10, WANG))
+    return spans
+
+
+async def test_attributed_claims_name_who_made_them_and_the_articles_own_name_nobody(client):
+    text = (await get(client, "/api/v1/sources/article"))["text"]
+    spans = speakers(text)
+    annotations = await all_annotations(client, "article")
+    for a in annotations:
+        within = [who for start, end, who in spans if start <= a["start"] and a["end"] <= end]
+        overlaps = [who for start, end, who in spans if a["start"] < end and start < a["end"]]
+        assert overlaps == within, f"{a['quote']!r} straddles two voices"
+        expected = within[0] if within else None
+        assert a["said_by"] == expected, (a["type"], a["id"], a["quote"])
+    attributed = {(a["type"], a["id"]) for a in annotations if a["said_by"] is not None}
+    assert len(attributed) == 2 + 1 + 1 + 6 + 4  # agreements, two commitments, areas, principles
+    assert ("trade-statistics", "china-central-asia-trade-2024-cny") not in attributed
     principle = await get(client, "/api/v1/principles/mutual-trust-and-support")
     assert [c["said_by"] for c in citing(principle, "spirit")] == [XI]
     assert {c["said_by"] for c in citing(principle, "name")} == {WANG}

@@ -106,8 +106,19 @@ def guess_a_basis(data):
     usd(data)["derivations"][0]["basis"] = "guessed"
 
 
-def give_a_wrong_prefix(data):
-    usd(data)["sources"][0]["prefix"] = "Imports between "
+def leave_out_every_support_of_a_record(data):
+    """One record in the old shape, in a file that is not: it cannot pass for an old export."""
+    del usd(data)["derivations"]
+    for citation in usd(data)["sources"]:
+        del citation["fields"]
+
+
+def restate_nothing(data):
+    usd(data)["equivalent_of"] = "china-central-asia-trade-2024-eur"
+
+
+def restate_itself(data):
+    usd(data)["equivalent_of"] = usd(data)["id"]
 
 
 @pytest.mark.parametrize(
@@ -118,7 +129,12 @@ def give_a_wrong_prefix(data):
         (quote_an_unknown_person, "sources.0.said_by: there is no person 'li-qiang'"),
         (leave_out_fields, "sources.2.fields: Field required"),
         (guess_a_basis, "derivations.0.basis: Input should be 'derived' or 'inferred'"),
-        (give_a_wrong_prefix, "prefix is not the text around the quote"),
+        (leave_out_every_support_of_a_record, "sources.0.fields: Field required"),
+        (
+            restate_nothing,
+            "equivalent_of: there is no trade statistic 'china-central-asia-trade-2024-eur'",
+        ),
+        (restate_itself, "equivalent_of: a figure cannot be the equivalent of itself"),
     ],
 )
 def test_the_loader_refuses_unsupported_or_malformed_provenance_and_writes_nothing(
@@ -191,7 +207,6 @@ def cite(**changes) -> dict:
         ({"sources": [cite(fields=[])]}, "/sources/0/fields", "at least 1 item"),
         ({"sources": [cite(fields=None)]}, "/sources/0/fields", "valid list"),
         ({"sources": [cite(said_by="li-qiang")]}, "/sources/0/said_by", "no person 'li-qiang'"),
-        ({"sources": [cite(prefix="Meanwhile, ")]}, "/sources/0", "prefix is not the text"),
         (
             {"derivations": [{"fields": ["summit"], "basis": "guess", "note": "n"}]},
             "/derivations/0/basis",
@@ -229,9 +244,30 @@ async def test_the_server_computes_prefix_and_suffix_and_keeps_who_said_it(write
     assert citation["prefix"] == text[start - 32 : start]
     assert citation["suffix"] == text[start + len(QUOTE) : start + len(QUOTE) + 32]
     assert citation["said_by"] == "xi-jinping"
-    # Given back exactly as the server made them, prefix and suffix are accepted.
+    # Given back, or given wrong, prefix and suffix are the server's all the same.
     again = await writer.put(response.headers["location"], json={**PLEDGE, "sources": [citation]})
     assert again.status_code == 200, again.text
+    wrong = {**citation, "prefix": "Meanwhile, ", "suffix": "!"}
+    kept = await writer.put(response.headers["location"], json={**PLEDGE, "sources": [wrong]})
+    assert kept.json()["sources"][0] == citation
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("quote", "prefix", "suffix"),
+    [
+        ("President Xi Jinping", "Chinese ", " attended the second China-Centr"),
+        ("compared with 2013.", ".3b) in 2024, up by 116 percent ", ""),
+    ],
+)
+async def test_context_near_the_ends_of_the_text(writer, quote, prefix, suffix):
+    """Quotes closer to the start or the end of the text than 32 characters."""
+    body = {**PLEDGE, "sources": [cite(quote=quote)]}
+    created = await writer.post("/api/v1/commitments", json=body)
+    assert created.status_code == 201, created.text
+    served = (await writer.get(created.headers["location"])).json()["sources"][0]
+    assert (served["prefix"], served["suffix"]) == (prefix, suffix)
+    assert created.json()["sources"][0] == served
 
 
 @pytest.mark.anyio
@@ -254,3 +290,35 @@ async def test_a_person_who_is_quoted_cannot_be_deleted(writer):
     response = await writer.delete("/api/v1/people/wang-yi")
     problem = assert_problem(response, 409)
     assert "commitments 'cooperation-outcomes' (quotes them)" in problem["detail"]
+
+
+SAID_SO = {"fields": ["equivalent_of", "reporter", "partners"], "basis": "inferred", "note": "x"}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("path", "patch", "detail"),
+    [
+        ("-usd", {"equivalent_of": "china-central-asia-trade-2024-usd"}, "equivalent of itself"),
+        (
+            "-cny",
+            {"equivalent_of": "china-central-asia-trade-2024-usd", "derivations": [SAID_SO]},
+            "restates this figure",
+        ),
+        ("-usd", {"currency": "CNY", "value_as_stated": None}, "is in CNY too"),
+    ],
+)
+async def test_an_equivalent_names_an_original_in_another_currency(writer, path, patch, detail):
+    url = f"/api/v1/trade-statistics/china-central-asia-trade-2024{path}"
+    problem = assert_problem(await writer.patch(url, json=patch), 422)
+    assert [e["pointer"] for e in problem["errors"]] == ["/equivalent_of"]
+    assert detail in problem["errors"][0]["detail"]
+
+
+@pytest.mark.anyio
+async def test_an_equivalent_of_an_equivalent_is_refused(writer):
+    usd = (await writer.get("/api/v1/trade-statistics/china-central-asia-trade-2024-usd")).json()
+    euro = {**usd, "id": "trade-2024-eur", "currency": "EUR", "value": 1, "value_as_stated": None}
+    euro["equivalent_of"] = usd["id"]
+    problem = assert_problem(await writer.post("/api/v1/trade-statistics", json=euro), 422)
+    assert "restates 'china-central-asia-trade-2024-cny': name the original" in problem["detail"]

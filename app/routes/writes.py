@@ -44,8 +44,10 @@ async def _apply(
             result = write(
                 session, collection, method=method, key=key, body=body, key_name=key_name
             )
-    except IntegrityError as error:  # a deferred reference, checked as the write commits
-        raise WriteError("conflict", f"refused by the database: {error.orig}") from None
+    except IntegrityError:  # a reference checked as the write commits: named nothing by then
+        raise WriteError(
+            "invalid", "a reference of this record named nothing when the write committed"
+        ) from None
     return result.entity
 
 
