@@ -6,7 +6,7 @@ route is protected without doing anything."""
 import hmac
 import logging
 
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.asgi import HTTPMiddleware, header
 from app.config import API_PREFIX
@@ -36,7 +36,7 @@ def key_name(authorization: str, keys: dict[str, str]) -> str | None:
 
 
 class WriteGateMiddleware(HTTPMiddleware):
-    def __init__(self, app, *, keys: dict[str, str], max_body_bytes: int) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app: ASGIApp, *, keys: dict[str, str], max_body_bytes: int) -> None:
         super().__init__(app)
         self.keys = keys
         self.max_body_bytes = max_body_bytes
@@ -89,7 +89,8 @@ class WriteGateMiddleware(HTTPMiddleware):
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         """The whole body, or None once it passes the limit (whatever Content-Length said)."""
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":

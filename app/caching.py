@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from sqlalchemy import Engine
+from sqlalchemy.pool import PoolProxiedConnection
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -43,7 +44,7 @@ class DatasetVersion:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._connection = None  # type: ignore[var-annotated]
+        self._connection: PoolProxiedConnection | None = None
         self._lock = threading.Lock()
         self.lookups = 0
 
@@ -64,11 +65,12 @@ class DatasetVersion:
                 return None
             return None if row is None else int(row[0])
 
-    def _connect(self):  # type: ignore[no-untyped-def]
+    def _connect(self) -> PoolProxiedConnection:
         if self._connection is None:
             connection = self._engine.raw_connection()
             connection.rollback()
             if self._engine.dialect.name == "postgresql":
+                # A connection just opened has its driver's: typed optional for closed ones.
                 connection.driver_connection.autocommit = True  # type: ignore[union-attr]
             self._connection = connection
         return self._connection
@@ -261,8 +263,8 @@ class ConditionalGetMiddleware(HTTPMiddleware):
                 shown = version if is_read else state.dataset_version.current()
                 if shown is not None:
                     headers["X-Dataset-Version"] = str(shown)
-                if ok:
-                    headers["ETag"] = etag  # type: ignore[assignment]
+                if ok and etag is not None:  # (ok says so; the type checker cannot see it)
+                    headers["ETag"] = etag
                 headers["Cache-Control"] = DATA_CACHE_CONTROL if ok else NO_STORE
                 if ok and key.origin_class:
                     self._cors_headers[key.origin_class] = [
@@ -278,16 +280,18 @@ class ConditionalGetMiddleware(HTTPMiddleware):
             elif message["type"] == "http.response.body":
                 # Only an answer sent whole in one message is kept. A streamed one (an export)
                 # is written as it is made: holding it would cost the memory streaming saves.
-                if start is not None and not message.get("more_body", False):
+                whole = not message.get("more_body", False)
+                # A start is kept only for a read with an ETag, so of a version too.
+                if start is not None and whole and etag is not None and version is not None:
                     status, start_headers = start
                     entry = CachedResponse(
-                        etag,  # type: ignore[arg-type]
+                        etag,
                         status,
                         start_headers,
                         message.get("body", b""),
                         _not_modified_headers(start_headers),
                     )
-                    cache.put(version, key, entry)  # type: ignore[arg-type]
+                    cache.put(version, key, entry)
                 start = None
                 if made_304:
                     if message.get("more_body", False):

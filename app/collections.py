@@ -22,7 +22,7 @@ from pydantic import (
     field_validator,
 )
 from sqlalchemy import ColumnElement, Select, false, or_, select
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from app import models as m
 from app.config import API_PREFIX
@@ -116,9 +116,7 @@ def documented_query(
             json_schema_extra={"pattern": pattern},
         )
         overrides["sort"] = (str | None, field)
-    return create_model(  # type: ignore[call-overload, no-any-return]
-        f"{base.__name__}For{fields_of.__name__}", __base__=base, **overrides
-    )
+    return create_model(f"{base.__name__}For{fields_of.__name__}", __base__=base, **overrides)
 
 
 class CountryQuery(ListQuery):
@@ -153,10 +151,12 @@ class TradeStatisticQuery(ListQuery):
         return year_to
 
 
-def country_ids(code: str) -> Select[tuple[str]]:
+def country_ids(code: str) -> Select[Any]:
     """The alpha-3 id of the country `code` names, as a subquery (empty when none)."""
     code = code.upper()
-    return select(m.Country.id).where(or_(m.Country.id == code, m.Country.iso2 == code))
+    return select(col(m.Country.id)).where(
+        or_(col(m.Country.id) == code, col(m.Country.iso2) == code)
+    )
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ class LinkedList:
     owner: str
     value: str
 
-    def owners_with(self, value_ids: Select[tuple[str]]) -> Select[tuple[str]]:
+    def owners_with(self, value_ids: Select[Any]) -> Select[Any]:
         return select(getattr(self.table, self.owner)).where(
             getattr(self.table, self.value).in_(value_ids)
         )
@@ -220,8 +220,8 @@ class Collection:
     rules: tuple[Rule, ...] = ()
 
     @property
-    def id_column(self) -> Any:
-        return self.table.id  # type: ignore[attr-defined]
+    def id_column(self) -> ColumnElement[str]:
+        return m.table_of(self.table).c.id
 
     def url_of(self, entity: Mapping[str, Any]) -> str:
         """The API path of an entity (a singleton's is the collection's own path)."""
@@ -248,13 +248,13 @@ COMMITMENT_PARTIES = LinkedList("parties", m.CommitmentParty, "commitment_id", "
 
 
 def _country_by_code(code: str) -> ColumnElement[bool]:
-    return m.Country.id.in_(country_ids(code))
+    return col(m.Country.id).in_(country_ids(code))
 
 
 def _summit_by_number_or_slug(key: str) -> ColumnElement[bool]:
     if SUMMIT_NUMBER_PATH.fullmatch(key):
-        return m.Summit.number == int(key)
-    return m.Summit.id == key
+        return col(m.Summit.number) == int(key)
+    return col(m.Summit.id) == key
 
 
 def _restates_an_original(session: Session, statistic: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -268,7 +268,9 @@ def _restates_an_original(session: Session, statistic: Mapping[str, Any]) -> lis
         return [("equivalent_of", "a figure cannot be the equivalent of itself")]
     original = session.get(m.TradeStatistic, original_id)
     restated_by = session.scalars(
-        select(m.TradeStatistic.id).where(m.TradeStatistic.equivalent_of == statistic["id"])
+        select(col(m.TradeStatistic.id)).where(
+            col(m.TradeStatistic.equivalent_of) == statistic["id"]
+        )
     ).first()
     if restated_by is not None:
         return [("equivalent_of", f"{restated_by!r} restates this figure: it is an original")]
@@ -324,8 +326,8 @@ COLLECTIONS: tuple[Collection, ...] = (
             Embed(
                 "agreements",
                 "agreements",
-                lambda c: m.Agreement.id.in_(
-                    select(m.AgreementSignatory.agreement_id).where(
+                lambda c: col(m.Agreement.id).in_(
+                    select(col(m.AgreementSignatory.agreement_id)).where(
                         m.AgreementSignatory.country_id == c["id"]
                     )
                 ),
@@ -357,7 +359,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         query=SummitQuery,
         filters={
             "year": _year_of(m.Summit.start_date),
-            "host": lambda code: m.Summit.host_country.in_(country_ids(code)),
+            "host": lambda code: col(m.Summit.host_country).in_(country_ids(code)),
         },
         lists=(SUMMIT_PARTICIPANTS, SUMMIT_ATTENDEES),
         detail=m.SummitDetail,
@@ -398,7 +400,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         query=AgreementQuery,
         filters={
             "summit": lambda number: m.Agreement.summit == number,
-            "signatory": lambda code: m.Agreement.id.in_(
+            "signatory": lambda code: col(m.Agreement.id).in_(
                 AGREEMENT_SIGNATORIES.owners_with(country_ids(code))
             ),
         },
@@ -430,7 +432,7 @@ COLLECTIONS: tuple[Collection, ...] = (
             "year_from": lambda year: m.TradeStatistic.year >= year,
             "year_to": lambda year: m.TradeStatistic.year <= year,
             "currency": lambda code: m.TradeStatistic.currency == code.upper(),
-            "partner": lambda code: m.TradeStatistic.id.in_(
+            "partner": lambda code: col(m.TradeStatistic.id).in_(
                 TRADE_PARTNERS.owners_with(country_ids(code))
             ),
         },

@@ -5,10 +5,11 @@ an `await`. One event loop therefore holds at most one connection at a time, so 
 exhausted however many requests are in flight (the failure of fastapi/fastapi#3205).
 """
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlmodel import Session, create_engine
 
 SQLITE_BEGIN = "sqlite_begin"
@@ -23,7 +24,7 @@ def make_engine(database_url: str, *, busy_timeout_ms: int = 5000) -> Engine:
     engine = create_engine(database_url, connect_args={"check_same_thread": False})
 
     @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         # The driver's own transaction handling would begin only before a write, so that the
         # reads of one request could see two states of the data. SQLAlchemy begins instead.
         dbapi_connection.isolation_level = None
@@ -34,7 +35,7 @@ def make_engine(database_url: str, *, busy_timeout_ms: int = 5000) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    def _sqlite_begin(connection: Connection) -> None:
         # A read sees one snapshot; a write takes the write lock at once (IMMEDIATE), so that
         # two writers queue on busy_timeout rather than fail on upgrading a read lock.
         mode = connection.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")

@@ -148,7 +148,7 @@ def configure_logging() -> None:
     messages to stderr."""
     # No format here uses the caller, thread or process of a record: skip finding them, as
     # the logging HOWTO's "Optimization" section shows. An access line is written per request.
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     if not access_log.handlers:
         stream = logging.StreamHandler(sys.stdout)

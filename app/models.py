@@ -30,6 +30,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     MetaData,
+    Table,
     UniqueConstraint,
 )
 from sqlmodel import AutoString, Field, SQLModel
@@ -43,6 +44,14 @@ SQLModel.metadata.naming_convention = {
 }
 metadata: MetaData = SQLModel.metadata
 
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model. SQLModel sets `__table__` on table classes only, so the
+    type of `SQLModel` does not declare it."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
 Slug = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=120)
 ]
@@ -53,8 +62,8 @@ CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 # A date known to the day, the month or only the year: 2025-06-17, 2022-06, 2024.
 def _real_partial_date(value: str) -> str:
-    year, month, day = ([*value.split("-"), None, None])[:3]
-    dt.date(int(year), int(month or 1), int(day or 1))  # ValueError for 2025-13 or 2020-02-31
+    year, month, day = [*map(int, value.split("-")), 1, 1][:3]
+    dt.date(year, month, day)  # ValueError for 2025-13 or 2020-02-31
     return value
 
 
@@ -210,7 +219,14 @@ class Cited(SQLModel):
     )
 
 
-class CitedIn(SQLModel):
+class RecordIn(SQLModel):
+    """What the seed file and a write give of a record: a member it does not know is an error."""
+
+    # SQLModel types `model_config` as a TypedDict of its own, which ConfigDict is not.
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+class CitedIn(RecordIn):
     sources: list[CitationIn] = Field(min_length=1)
     derivations: list[DerivationIn] = []
 
@@ -233,9 +249,7 @@ class Source(SourceBase, table=True):
     text: str | None = None
 
 
-class SourceIn(SourceBase):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
-
+class SourceIn(RecordIn, SourceBase):
     text: str | None = None
     # A path beside the seed file holding the text, so the data file need not repeat the
     # article. Read by the loader only, never written out: an export carries `text` itself.
@@ -282,8 +296,6 @@ class Country(CountryBase, table=True):
 
 
 class CountryIn(CitedIn, CountryBase):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
-
     @field_validator("iso2", "iso_numeric")
     @classmethod
     def _as_iso_3166_gives(cls, code: str, info: ValidationInfo) -> str:
@@ -324,7 +336,7 @@ class Person(PersonBase, table=True):
 
 
 class PersonIn(CitedIn, PersonBase):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    pass
 
 
 class PersonPublic(Cited, PersonBase):
@@ -370,8 +382,6 @@ class SummitAttendee(SQLModel, table=True):
 
 
 class SummitIn(CitedIn, SummitBase):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
-
     participants: list[Alpha3]
     attendees: list[Slug] = []
 
@@ -407,7 +417,7 @@ class Mechanism(MechanismBase, table=True):
 
 
 class MechanismIn(CitedIn, MechanismBase):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    pass
 
 
 class MechanismPublic(Cited, MechanismBase):
@@ -437,8 +447,6 @@ class AgreementSignatory(SQLModel, table=True):
 
 
 class AgreementIn(CitedIn, AgreementBase):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
-
     signatories: list[Alpha3]
 
 
@@ -462,7 +470,7 @@ class CooperationCenter(CooperationCenterBase, table=True):
 
 
 class CooperationCenterIn(CitedIn, CooperationCenterBase):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    pass
 
 
 class CooperationCenterPublic(Cited, CooperationCenterBase):
@@ -518,8 +526,6 @@ class TradeStatisticPartner(SQLModel, table=True):
 
 
 class TradeStatisticIn(CitedIn, TradeStatisticBase):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
-
     @field_validator("currency")
     @classmethod
     def _is_iso_4217(cls, currency: str) -> str:
@@ -549,7 +555,7 @@ class PriorityArea(PriorityAreaBase, table=True):
 
 
 class PriorityAreaIn(CitedIn, PriorityAreaBase):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    pass
 
 
 class PriorityAreaPublic(Cited, PriorityAreaBase):
@@ -569,7 +575,7 @@ class Principle(PrincipleBase, table=True):
 
 
 class PrincipleIn(CitedIn, PrincipleBase):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    pass
 
 
 class PrinciplePublic(Cited, PrincipleBase):
@@ -600,8 +606,6 @@ class CommitmentParty(SQLModel, table=True):
 
 
 class CommitmentIn(CitedIn, CommitmentBase):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
-
     @field_validator("end")
     @classmethod
     def _not_before_start(cls, end: str | None, info: ValidationInfo) -> str | None:
@@ -635,11 +639,14 @@ class SummitDetail(SummitPublic):
 # --- the audit trail ------------------------------------------------------------------------------
 
 
+WriteMethod = Literal["POST", "PUT", "PATCH", "DELETE"]
+
+
 class ChangeBase(SQLModel):
     id: int | None = Field(default=None, primary_key=True)
     at: dt.datetime = Field(description="When the write was accepted (UTC).")
     key_name: str = Field(description="The name of the API key that made the write.")
-    method: Literal["POST", "PUT", "PATCH", "DELETE"] = Field(sa_type=AutoString)
+    method: WriteMethod = Field(sa_type=AutoString)
     collection: str
     entity_id: str = Field(index=True)
     before: dict[str, Any] | None = Field(

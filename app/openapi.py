@@ -19,9 +19,10 @@ from app.search import query_words, search
 from app.timeline import timeline
 
 
-def _examples(database: Database) -> dict[str, Any]:
+def _examples(database: Database) -> dict[str | tuple[str, str], Any]:
     """Per path, an example 200 body: the first page (of one) and the first entity's detail."""
-    examples: dict[str, Any] = {}
+    # An example body by path, and an example key by (path, "key").
+    examples: dict[str | tuple[str, str], Any] = {}
     with database.session() as session:
         for collection in COLLECTIONS:
             items, total = list_page(session, collection, filters={}, limit=1)
@@ -43,7 +44,7 @@ def _examples(database: Database) -> dict[str, Any]:
     return examples
 
 
-def _dataset_examples(database: Database) -> dict[str, Any]:
+def _dataset_examples(database: Database) -> dict[str | tuple[str, str], Any]:
     with database.session() as session:
         events = timeline(session)
         hits, total = search(session, query_words("Astana"), limit=1, offset=0)
@@ -100,7 +101,8 @@ def _allow_sparse_fieldsets(schema: dict[str, Any]) -> None:
     components = schema["components"]["schemas"]
 
     def component(ref: str) -> dict[str, Any]:
-        return components[ref.rsplit("/", 1)[1]]
+        found: dict[str, Any] = components[ref.rsplit("/", 1)[1]]
+        return found
 
     for operations in schema["paths"].values():
         for operation in operations.values():
@@ -148,4 +150,5 @@ def install(app: FastAPI, database: Database) -> None:
         app.openapi_schema = schema
         return schema
 
+    # Replacing the method is how FastAPI's docs extend the document ("Extending OpenAPI").
     app.openapi = openapi  # type: ignore[method-assign]

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, false, or_, true, tuple_
+from sqlalchemy import Column, ColumnElement, and_, false, or_, true, tuple_
 
 Direction = Literal["after", "before", "last"]
 SortKey = tuple[str, bool]  # (field, descending)
@@ -88,16 +88,17 @@ def _typed(column: Any, value: Any) -> Any:
     return value
 
 
-def _beyond(column: Any, value: Any, descending: bool) -> ColumnElement[bool]:
+def _beyond(column: Column[Any], value: Any, descending: bool) -> ColumnElement[bool]:
     """Rows strictly beyond `value` in the order of `column`, NULL being the smallest value."""
     if value is None:
         return false() if descending else column.is_not(None)
     if descending:
         return or_(column < value, column.is_(None)) if column.nullable else column < value
-    return column > value
+    after: ColumnElement[bool] = column > value  # `value` is Any, and so would be the result
+    return after
 
 
-def _equal(column: Any, value: Any) -> ColumnElement[bool]:
+def _equal(column: Column[Any], value: Any) -> ColumnElement[bool]:
     return column.is_(None) if value is None else column == value
 
 

@@ -9,9 +9,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import ColumnElement, Select, Table, case, func, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app import models as m
 from app.collections import BY_NAME, COLLECTIONS, Collection, LinkedList
@@ -52,11 +53,11 @@ def _context_columns(citation: Any, text: Any) -> tuple[Any, Any]:
 def _citations(
     session: Session, collection: str, entity_ids: EntityIds
 ) -> dict[str, list[dict[str, Any]]]:
-    citation = m.Citation.__table__.c  # type: ignore[attr-defined]
-    source = m.Source.__table__.c  # type: ignore[attr-defined]
+    citation = m.table_of(m.Citation).c
+    source = m.table_of(m.Source).c
     prefix, suffix = _context_columns(citation, source.text)
     statement = (
-        select(
+        sa.select(  # sqlmodel's select is typed for at most four columns
             citation.entity_id,
             citation.source_id,
             citation.quote,
@@ -92,7 +93,7 @@ def _citations(
 def _derivations(
     session: Session, collection: str, entity_ids: EntityIds
 ) -> dict[str, list[dict[str, Any]]]:
-    derivation = m.Derivation.__table__.c  # type: ignore[attr-defined]
+    derivation = m.table_of(m.Derivation).c
     statement = (
         select(derivation.entity_id, derivation.fields, derivation.basis, derivation.note)
         .where(derivation.collection == collection, derivation.entity_id.in_(entity_ids))
@@ -112,7 +113,7 @@ def _table_rows(session: Session, statement: Select[Any]) -> list[Entity]:
 
 
 def _table(collection: Collection) -> Table:
-    return collection.table.__table__  # type: ignore[attr-defined, no-any-return]
+    return m.table_of(collection.table)
 
 
 def _select_rows(collection: Collection) -> Select[Any]:
@@ -318,13 +319,13 @@ def source_annotations(
 ) -> tuple[list[Entity], int]:
     """Every citation into the source `source_id`, in the order of the text, and their total:
     each with the collection (`type`) and id of the entity that cites, and its URL `key`."""
-    citation = m.Citation.__table__.c  # type: ignore[attr-defined]
-    source = m.Source.__table__.c  # type: ignore[attr-defined]
+    citation = m.table_of(m.Citation).c
+    source = m.table_of(m.Source).c
     prefix, suffix = _context_columns(citation, source.text)
     condition = citation.source_id == source_id
     total = session.connection().execute(select(func.count()).where(condition)).scalar_one()
     statement = (
-        select(
+        sa.select(  # sqlmodel's select is typed for at most four columns
             citation.collection.label("type"),
             citation.entity_id.label("id"),
             citation.start,
@@ -409,6 +410,10 @@ def list_changes(
         conditions.append(m.Change.entity_id == entity_id)
     total = session.exec(select(func.count()).select_from(m.Change).where(*conditions)).one()
     rows = session.exec(
-        select(m.Change).where(*conditions).order_by(m.Change.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
+        select(m.Change)
+        .where(*conditions)
+        .order_by(col(m.Change.id).desc())
+        .offset(offset)
+        .limit(limit)
     ).all()
     return list(rows), total

@@ -141,7 +141,7 @@ def wants_csv(request: Request, format_: str | None) -> bool:
 
 def _citation_cell(citation: dict[str, Any]) -> str:
     """`article[1716:1859] "Meanwhile, Xi announced …" (supports name, focus), said by x`."""
-    where = citation["source"]
+    where = str(citation["source"])
     if citation.get("start") is not None:
         where += f'[{citation["start"]}:{citation["end"]}] "{citation["quote"]}"'
     supports = f" (supports {', '.join(citation.get('fields') or [])})"
@@ -225,6 +225,7 @@ def page_response(
     if wants_csv(request, format_):
         headers = {"Link": link, "X-Total-Count": str(window.total)}
         return csv_response(model, window.items, fields=fields, headers=headers)
+    # The envelope of a model chosen at run time, which a static type cannot name.
     page = Page[model](  # type: ignore[valid-type]
         items=[model.model_validate(item) for item in window.items],
         total=window.total,

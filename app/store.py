@@ -8,6 +8,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic_core import to_jsonable_python
 from sqlalchemy import Table
 from sqlmodel import Session, delete, select
@@ -80,11 +81,11 @@ def _add_provenance(session: Session, collection: Collection, entity: Entity) ->
 def _delete_provenance(session: Session, collection: Collection, entity_id: str) -> None:
     """Delete the citations and derivations of an entity (they are keyed by collection name
     and id, not by foreign key, so nothing cascades to them)."""
-    for table in (m.Citation, m.Derivation):
+    for model in (m.Citation, m.Derivation):
+        table = m.table_of(model)
         session.exec(
             delete(table).where(
-                table.collection == collection.name,  # type: ignore[arg-type]
-                table.entity_id == entity_id,  # type: ignore[arg-type]
+                table.c.collection == collection.name, table.c.entity_id == entity_id
             )
         )
 
@@ -113,14 +114,14 @@ def delete_entity(session: Session, collection: Collection, entity_id: str) -> N
 
 def _describe_referrer(table: Table, row: Any, column: str) -> str:
     """`agreements 'treaty-…' (signatories)`: what a row referring to an entity belongs to."""
-    if table is m.Citation.__table__:
+    if table is m.table_of(m.Citation):
         role = "quotes them" if column == "said_by" else "cites it"
         return f"{row.collection} {row.entity_id!r} ({role})"
     for collection in COLLECTIONS:
-        if table is collection.table.__table__:  # type: ignore[attr-defined]
+        if table is m.table_of(collection.table):
             return f"{collection.name} {row.id!r} ({column})"
         for link in collection.lists:
-            if table is link.table.__table__:  # type: ignore[attr-defined]
+            if table is m.table_of(link.table):
                 return f"{collection.name} {getattr(row, link.owner)!r} ({link.field})"
     return f"{table.name} ({column})"
 
@@ -128,7 +129,7 @@ def _describe_referrer(table: Table, row: Any, column: str) -> str:
 def _incoming_keys(collection: Collection) -> list[tuple[Table, Any]]:
     """The foreign keys of other rows that point at `collection`'s table, as (table, key);
     rows that belong to the entity itself (ON DELETE CASCADE) excluded."""
-    target = collection.table.__table__  # type: ignore[attr-defined]
+    target = m.table_of(collection.table)
     return [
         (table, key)
         for table in m.metadata.sorted_tables
@@ -154,12 +155,12 @@ def referrers(
 
     Found from the schema's foreign keys, so a new relation is covered without code here.
     """
-    found = []
+    found: list[str] = []
     for table, key in _incoming_keys(collection):
         if columns is not None and key.column.name not in columns:
             continue
         rows = session.connection().execute(
-            select(table).where(key.parent == entity[key.column.name])  # type: ignore[call-overload]
+            sa.select(table).where(key.parent == entity[key.column.name])
         )
         found.extend(_describe_referrer(table, row, key.parent.name) for row in rows)
     return sorted(set(found))
@@ -171,23 +172,23 @@ def missing_references(
     """The fields of `entity` that name nothing (a host country, a signatory, a summit number
     that does not exist), as (field, value, what it should name)."""
     checks: list[tuple[str, Any, Any]] = []  # (field, value, referred column)
-    for key in collection.table.__table__.foreign_keys:  # type: ignore[attr-defined]
+    for key in m.table_of(collection.table).foreign_keys:
         value = entity.get(key.parent.name)
         if value is not None:
             checks.append((key.parent.name, value, key.column))
     for link in collection.lists:
-        (key,) = [k for k in link.table.__table__.foreign_keys if k.parent.name == link.value]  # type: ignore[attr-defined]
+        (key,) = [k for k in m.table_of(link.table).foreign_keys if k.parent.name == link.value]
         checks.extend((link.field, value, key.column) for value in entity.get(link.field, []))
     return [
         (name, value, _singular_of(column.table))
         for name, value, column in checks
-        if session.exec(select(column).where(column == value)).first() is None  # type: ignore[call-overload]
+        if session.exec(select(column).where(column == value)).first() is None
     ]
 
 
 def _singular_of(table: Table) -> str:
     for collection in COLLECTIONS:
-        if table is collection.table.__table__:  # type: ignore[attr-defined]
+        if table is m.table_of(collection.table):
             return collection.singular
     return table.name
 
@@ -196,7 +197,7 @@ def record_change(
     session: Session,
     *,
     key_name: str,
-    method: str,
+    method: m.WriteMethod,
     collection: Collection,
     entity_id: str,
     before: Entity | None,

@@ -30,7 +30,7 @@ from app.store import (
     save_entity,
 )
 
-Method = Literal["POST", "PUT", "PATCH", "DELETE"]
+Method = m.WriteMethod
 
 
 @dataclass
@@ -95,9 +95,9 @@ def _nul_pointers(value: Any, pointer: str = "") -> list[str]:
     if isinstance(value, str):
         return [pointer or "/"] if "\x00" in value else []
     if isinstance(value, Mapping):
-        items = value.items()
+        items: list[tuple[Any, Any]] = list(value.items())
     elif isinstance(value, list):
-        items = enumerate(value)  # type: ignore[assignment]
+        items = list(enumerate(value))
     else:
         return []
     return [p for key, item in items for p in _nul_pointers(item, f"{pointer}/{key}")]
@@ -174,7 +174,7 @@ def _check_citations_of_source(session: Session, entity: Entity) -> None:
 
 def _check_unique(session: Session, collection: Collection, entity: Entity) -> None:
     """A value another entity holds in a unique column (a summit's number, a country's iso2)."""
-    table = collection.table.__table__  # type: ignore[attr-defined]
+    table = m.table_of(collection.table)
     for column in table.columns:
         if column.unique and not column.primary_key and entity.get(column.name) is not None:
             holder = session.exec(

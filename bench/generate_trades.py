@@ -167,7 +167,8 @@ def copy_into(connection: Connection, table: Table, rows: Iterator[dict[str, Any
     quote = connection.dialect.identifier_preparer.quote
     columns = ", ".join(quote(name) for name in first)
     statement = f"COPY {quote(table.name)} ({columns}) FROM STDIN"
-    cursor = connection.connection.cursor()  # psycopg's, on the connection's transaction
+    psycopg_connection: Any = connection.connection.driver_connection
+    cursor = psycopg_connection.cursor()  # on the connection's own transaction
     with cursor, cursor.copy(statement) as copy:
         copy.write_row(tuple(first.values()))
         for values in rows:

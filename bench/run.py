@@ -55,8 +55,20 @@ class Load:
     bad_status: int  # answers outside 2xx and 3xx
 
 
+def found(pattern: str, text: str, group: int = 1) -> str:
+    """The `group` of the first match of `pattern` in `text`; a ValueError if none (wrk or
+    /proc printed something this script does not know)."""
+    match = re.search(pattern, text)
+    if match is None:
+        raise ValueError(f"{pattern!r} not found in {text[:200]!r}")
+    return match.group(group)
+
+
 def _ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", value)
+    if match is None:
+        raise ValueError(f"not a wrk duration: {value!r}")
+    number, unit = match.groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
@@ -77,10 +89,10 @@ def wrk(
     sockets = re.search(r"connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = sum(map(int, sockets.groups()[:3])) if sockets else 0
     return Load(
-        requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        p50_ms=_ms(re.search(r"\s50%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
-        p99_ms=_ms(re.search(r"\s99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
-        requests=int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
+        requests_per_second=float(found(r"Requests/sec:\s+([\d.]+)", out)),
+        p50_ms=_ms(found(r"\s50%\s+(\S+)", out)),
+        p99_ms=_ms(found(r"\s99%\s+(\S+)", out)),
+        requests=int(found(r"(\d+) requests in", out)),
         errors=errors,
         timeouts=int(sockets.group(4)) if sockets else 0,
         bad_status=int(m.group(1))
@@ -114,7 +126,7 @@ class Server:
 
     def rss_mb(self, field: str = "VmRSS") -> float:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(re.search(rf"{field}:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
+        return int(found(rf"{field}:\s+(\d+) kB", status)) / 1024
 
 
 @contextmanager
@@ -253,7 +265,9 @@ def million_rows(report: list[str]) -> None:
         ) as cached_app,
     ):
         refused = httpx.get(app.url + page + "&offset=900000").status_code
-        chosen = {name: (app.url + path, {}) for name, path in targets.items()}
+        chosen: dict[str, tuple[str, dict[str, str]]] = {
+            name: (app.url + path, {}) for name, path in targets.items()
+        }
         chosen[filtered_cached] = (cached_app.url + targets[filtered], {})
         if datasette is None:
             loads = measure(chosen)

@@ -22,7 +22,7 @@ from app import search
 from app.citations import CitationError, resolve_all
 from app.collections import BY_NAME, COLLECTIONS
 from app.db import session_scope
-from app.models import Person
+from app.models import Person, SourceIn
 from app.provenance import is_pre_provenance, provenance_errors, with_old_meaning
 from app.queries import Entity
 from app.store import Outcome, bump_version, missing_references, save_entity
@@ -65,8 +65,8 @@ def _validate(path: Path, collection: str, index: int, raw: Any, *, old_format: 
     if unsupported:
         problems = [f"{'.'.join(map(str, e.path))}: {e.detail}" for e in unsupported]
         raise _refuse(path, collection, index, raw, problems)
-    if collection == "sources" and record.text_file is not None:  # type: ignore[attr-defined]
-        entity["text"] = (path.parent / record.text_file).read_text(encoding="utf-8")  # type: ignore[attr-defined]
+    if isinstance(record, SourceIn) and record.text_file is not None:
+        entity["text"] = (path.parent / record.text_file).read_text(encoding="utf-8")
     if hasattr(record, "sources"):
         entity["sources"] = record.sources
     return entity

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from app.collections import BY_NAME, FieldsQuery, PageQuery, documented_query
-from app.deps import DatabaseDep
+from app.deps import DatabaseDep, annotated
 from app.problems import documented, not_found
 from app.queries import Window, get_entity, source_annotations
 from app.rendering import Page, page_response, parse_fields
@@ -55,11 +55,12 @@ def with_urls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     operation_id="list_source_annotations",
     responses=documented(404),
 )
+@annotated(query=Annotated[AnnotationsQuery, Query()])
 async def list_source_annotations(
     request: Request,
     database: DatabaseDep,
     source_id: Annotated[str, Path(alias="id", max_length=200)],
-    query: Annotated[AnnotationsQuery, Query()],  # type: ignore[valid-type]
+    query: _AnnotationsQuery,
 ) -> Response:
     fields = parse_fields(Annotation, query.fields)
     with database.session() as session:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 
 from app.collections import BY_NAME, FieldsQuery, PageQuery, documented_query
-from app.deps import DatabaseDep, KeyNameDep
+from app.deps import DatabaseDep, KeyNameDep, annotated
 from app.models import ChangePublic
 from app.problems import documented
 from app.queries import Window, list_changes
@@ -16,6 +16,7 @@ router = APIRouter(tags=["changes"])
 
 
 class _ChangesQuery(PageQuery, FieldsQuery):
+    # A Literal of the registry's names: FastAPI documents and checks it; mypy cannot.
     collection: Literal[tuple(BY_NAME)] | None = Field(  # type: ignore[valid-type]
         None, description="Only changes to this collection."
     )
@@ -32,11 +33,9 @@ ChangesQuery = documented_query(_ChangesQuery, fields_of=ChangePublic)
     operation_id="list_changes",
     responses=documented(401),
 )
+@annotated(query=Annotated[ChangesQuery, Query()])
 async def get_changes(
-    request: Request,
-    database: DatabaseDep,
-    _key_name: KeyNameDep,
-    query: Annotated[ChangesQuery, Query()],  # type: ignore[valid-type]
+    request: Request, database: DatabaseDep, _key_name: KeyNameDep, query: _ChangesQuery
 ) -> Response:
     fields = parse_fields(ChangePublic, query.fields)
     with database.session() as session:

@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.collections import Collection, FieldsQuery, documented_query
-from app.deps import DatabaseDep
+from app.collections import Collection, FieldsQuery, ListQuery, documented_query
+from app.deps import DatabaseDep, annotated
 from app.problems import documented, not_found
 from app.queries import get_detail, list_page, list_window
 from app.rendering import (
@@ -29,16 +29,14 @@ def _add_list_route(router: APIRouter, collection: Collection) -> None:
 
     @router.get(
         "",
+        # The envelope of the collection's own model, made at start-up.
         response_model=Page[collection.public],  # type: ignore[name-defined]
         summary=f"List {collection.name.replace('-', ' ')}",
         description=collection.description,
         operation_id=f"list_{identifier(collection.name)}",
     )
-    async def list_items(
-        request: Request,
-        database: DatabaseDep,
-        query: Annotated[list_query, Query()],  # type: ignore[valid-type]
-    ) -> Response:
+    @annotated(query=Annotated[list_query, Query()])
+    async def list_items(request: Request, database: DatabaseDep, query: ListQuery) -> Response:
         sort = parse_sort(collection, query.sort)
         fields = parse_fields(collection.public, query.fields)
         cursor = parse_cursor(collection, sort, query)
@@ -74,10 +72,8 @@ def _add_singleton_route(router: APIRouter, collection: Collection) -> None:
         operation_id=f"get_{identifier(collection.singular)}",
         responses=documented(404),
     )
-    async def get_the_item(
-        database: DatabaseDep,
-        query: Annotated[item_query, Query()],  # type: ignore[valid-type]
-    ) -> Response:
+    @annotated(query=Annotated[item_query, Query()])
+    async def get_the_item(database: DatabaseDep, query: FieldsQuery) -> Response:
         fields = parse_fields(model, query.fields)
         with database.session() as session:
             items, _ = list_page(session, collection, filters={}, limit=1)
@@ -98,10 +94,11 @@ def _add_detail_route(router: APIRouter, collection: Collection) -> None:
         operation_id=f"get_{identifier(collection.singular)}{suffix}",
         responses=documented(404),
     )
+    @annotated(query=Annotated[item_query, Query()])
     async def get_item(
         database: DatabaseDep,
         key: Annotated[str, Path(alias=collection.path_param, max_length=200)],
-        query: Annotated[item_query, Query()],  # type: ignore[valid-type],
+        query: FieldsQuery,
     ) -> Response:
         fields = parse_fields(model, query.fields)
         with database.session() as session:

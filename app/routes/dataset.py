@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, create_model
 
 from app import search, timeline
 from app.collections import BY_NAME, COLLECTIONS, FieldsQuery, NoQuery, PageQuery, documented_query
-from app.deps import DatabaseDep
+from app.deps import DatabaseDep, annotated
 from app.openapi import CSV_CONTENT
 from app.problems import bad_parameter
 from app.queries import Window, entity_batches, export
@@ -19,6 +19,7 @@ router = APIRouter()
 
 
 class _TimelineQuery(PageQuery, FieldsQuery):
+    # A Literal of values known at start-up: FastAPI documents and checks it; mypy cannot.
     type: Literal[tuple(timeline.KIND_ORDER)] | None = Field(  # type: ignore[valid-type]
         None, description="Only events about this collection."
     )
@@ -52,11 +53,8 @@ SearchQuery = documented_query(_SearchQuery, fields_of=SearchHit)
     summary="Every dated event, in date order",
     operation_id="get_timeline",
 )
-async def get_timeline(
-    request: Request,
-    database: DatabaseDep,
-    query: Annotated[TimelineQuery, Query()],  # type: ignore[valid-type]
-) -> Response:
+@annotated(query=Annotated[TimelineQuery, Query()])
+async def get_timeline(request: Request, database: DatabaseDep, query: _TimelineQuery) -> Response:
     fields = parse_fields(timeline.TimelineEvent, query.fields)
     with database.session() as session:
         events = timeline.timeline(session, type_=query.type)
@@ -78,11 +76,8 @@ async def get_timeline(
     summary="Full-text search over every collection",
     operation_id="search",
 )
-async def search_dataset(
-    request: Request,
-    database: DatabaseDep,
-    query: Annotated[SearchQuery, Query()],  # type: ignore[valid-type]
-) -> Response:
+@annotated(query=Annotated[SearchQuery, Query()])
+async def search_dataset(request: Request, database: DatabaseDep, query: _SearchQuery) -> Response:
     fields = parse_fields(SearchHit, query.fields)
     words = search.query_words(query.q)
     if not words:
@@ -99,6 +94,7 @@ async def search_dataset(
     )
 
 
+# A member per collection, named by the registry: create_model's keyword form, untypable.
 ExportDocument: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "ExportDocument",
     **{
@@ -121,6 +117,7 @@ async def export_dataset(database: DatabaseDep, _: Annotated[NoQuery, Query()]) 
     return json_response(ExportDocument.model_validate(document), by_alias=True)
 
 
+# The collections' names as a Literal made at start-up, for the path parameter's schema.
 CollectionName = Literal[tuple(c.name for c in COLLECTIONS)]  # type: ignore[valid-type]
 
 
@@ -134,10 +131,9 @@ CollectionName = Literal[tuple(c.name for c in COLLECTIONS)]  # type: ignore[val
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": CSV_CONTENT}}},
 )
+@annotated(collection=CollectionName)
 async def export_collection(
-    database: DatabaseDep,
-    collection: CollectionName,
-    _: Annotated[NoQuery, Query()],
+    database: DatabaseDep, collection: str, _: Annotated[NoQuery, Query()]
 ) -> StreamingResponse:
     chosen = BY_NAME[collection]
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, create_model
 from sqlalchemy.exc import IntegrityError
 
 from app.collections import Collection
-from app.deps import DatabaseDep, KeyNameDep
+from app.deps import DatabaseDep, KeyNameDep, annotated
 from app.problems import documented
 from app.rendering import json_response
 from app.routes.collections import identifier
@@ -24,7 +24,7 @@ def _create_body(collection: Collection) -> type[BaseModel]:
     }
     if "text_file" in collection.create.model_fields:  # the seed file's, never a write's
         overrides["text_file"] = (None, Field(None, description="Not accepted: send `text`."))
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    return create_model(
         f"{collection.create.__name__}Body", __base__=collection.create, **overrides
     )
 
@@ -66,11 +66,9 @@ def write_router(collection: Collection) -> APIRouter:
         operation_id=f"create_{name}",
         responses=WRITE_ERRORS,
     )
+    @annotated(body=body_model)
     async def create_item(
-        request: Request,
-        database: DatabaseDep,
-        key_name: KeyNameDep,
-        body: body_model,  # type: ignore[valid-type]
+        request: Request, database: DatabaseDep, key_name: KeyNameDep, body: BaseModel
     ) -> Response:
         entity = await _apply(
             request,
@@ -95,12 +93,9 @@ def write_router(collection: Collection) -> APIRouter:
         operation_id=f"replace_{name}",
         responses=WRITE_ERRORS,
     )
+    @annotated(body=body_model)
     async def replace_item(
-        request: Request,
-        database: DatabaseDep,
-        key_name: KeyNameDep,
-        key: KeyPath,
-        body: body_model,  # type: ignore[valid-type]
+        request: Request, database: DatabaseDep, key_name: KeyNameDep, key: KeyPath, body: BaseModel
     ) -> Response:
         entity = await _apply(
             request,
