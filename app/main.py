@@ -11,15 +11,17 @@ from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from app import metrics, middleware, openapi, problems
-from app.caching import DatasetVersion, ResponseCache
-from app.collections import COLLECTIONS
+from app.api import openapi, problems
+from app.api.dependencies import check_query_string
+from app.api.routes import annotations, changes, dataset, health
+from app.api.routes.collection_reads import collection_router
+from app.api.routes.collection_writes import write_router
 from app.config import API_PREFIX, Settings, get_settings
-from app.db import Database, make_engine
-from app.deps import check_query_string
-from app.routes import annotations, changes, dataset, health
-from app.routes.collections import collection_router
-from app.routes.writes import write_router
+from app.data.engine import Database, make_engine
+from app.data.registry import COLLECTIONS
+from app.middleware import metrics
+from app.middleware import stack as middleware
+from app.middleware.caching import DatasetVersion, ResponseCache
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

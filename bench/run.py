@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from app.paging import Cursor
+from app.data.paging import Cursor
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -4,8 +4,8 @@ from alembic import context
 from sqlalchemy import Connection
 
 from app.config import get_settings
-from app.db import SQLITE_BEGIN, make_engine
-from app.models import metadata
+from app.data.engine import SQLITE_BEGIN, make_engine
+from app.data.tables import metadata
 
 # Tables that the migrations create but the models do not describe: FTS5's virtual table and
 # the shadow tables SQLite keeps for it.

@@ -5,8 +5,8 @@ import sys
 from pathlib import Path
 
 from app.config import get_settings
-from app.db import make_engine, session_scope
-from app.queries import dataset_version
+from app.data.engine import make_engine, session_scope
+from app.data.reads import dataset_version
 from seed.loader import DEFAULT_FILE, SeedError, load_file
 
 

@@ -18,14 +18,14 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from app import search
-from app.citations import CitationError, resolve_all
-from app.collections import BY_NAME, COLLECTIONS
-from app.db import session_scope
-from app.models import Person, SourceIn
-from app.provenance import is_pre_provenance, provenance_errors, with_old_meaning
-from app.queries import Entity
-from app.store import Outcome, bump_version, missing_references, save_entity
+from app.data import search
+from app.data.citations import CitationError, resolve_all
+from app.data.engine import session_scope
+from app.data.provenance import is_pre_provenance, provenance_errors, with_old_meaning
+from app.data.reads import Entity
+from app.data.registry import BY_NAME, COLLECTIONS
+from app.data.rows import Outcome, bump_version, missing_references, save_entity
+from app.data.tables import Person, SourceIn
 
 DEFAULT_FILE = Path(__file__).with_name("data.json")
 ARTICLE_FILE = Path(__file__).with_name("source-document.txt")

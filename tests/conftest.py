@@ -17,10 +17,10 @@ from alembic.config import Config
 from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, make_url
 
-from app.caching import DatasetVersion
 from app.config import Settings
-from app.db import make_engine
+from app.data.engine import make_engine
 from app.main import PROJECT_ROOT, create_app
+from app.middleware.caching import DatasetVersion
 from seed.loader import load_file
 
 # Set by .ci/run for its second pass: the whole suite then runs on PostgreSQL, each test on a

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from app.config import Settings
-from app.db import make_engine
+from app.data.engine import make_engine
 from app.main import create_app
 from seed.loader import load, parse
 from tests.conftest import app_client, migrate

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.collections import COLLECTIONS
+from app.data.registry import COLLECTIONS
 
 pytestmark = pytest.mark.anyio
 

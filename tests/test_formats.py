@@ -47,9 +47,7 @@ async def test_csv_by_accept_header_with_lists_and_citations_in_one_cell(client)
     # One citation or derivation to a line, each saying what it supports and who said it.
     first_citation = second["sources"].splitlines()[0]
     assert first_citation.startswith('article[0:123] "Chinese President Xi Jinping attended')
-    assert first_citation.endswith(
-        "(supports number, name, city, start_date, end_date, attendees)"
-    )
+    assert first_citation.endswith("(supports number, name, city, start_date, end_date, attendees)")
     assert (
         second["derivations"]
         .splitlines()[0]

@@ -7,9 +7,9 @@ import logging
 import pytest
 from sqlalchemy import event
 
-from app.caching import CachedResponse, RequestKey, ResponseCache, entity_tag
 from app.config import Settings
 from app.main import create_app
+from app.middleware.caching import CachedResponse, RequestKey, ResponseCache, entity_tag
 from seed.loader import DEFAULT_FILE, load, parse
 from tests.conftest import API_KEYS, EDITOR_KEY, app_client
 

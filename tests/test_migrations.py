@@ -16,11 +16,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Date, MetaData, Table, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from app.collections import COLLECTIONS
 from app.config import Settings
-from app.db import make_engine
+from app.data.engine import make_engine
+from app.data.registry import COLLECTIONS
+from app.data.tables import metadata
 from app.main import PROJECT_ROOT, create_app, schema_head
-from app.models import metadata
 from tests.conftest import BACKEND, app_client, migrate
 
 

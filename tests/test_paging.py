@@ -9,8 +9,9 @@ import re
 import pytest
 from sqlmodel import Session
 
-from app.collections import COLLECTIONS, MAX_OFFSET
-from app.queries import entity_batches, list_page
+from app.api.parameters import MAX_OFFSET
+from app.data.reads import entity_batches, list_page
+from app.data.registry import COLLECTIONS
 from tests.test_errors import assert_problem
 
 pytestmark = pytest.mark.anyio

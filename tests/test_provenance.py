@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from app.collections import COLLECTIONS
+from app.data.registry import COLLECTIONS
 
 pytestmark = pytest.mark.anyio
 

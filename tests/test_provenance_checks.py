@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
-from app.collections import BY_NAME
-from app.db import make_engine
-from app.provenance import context_of, provenance_errors, with_old_meaning
-from app.queries import get_entity
-from app.store import Outcome
+from app.data.engine import make_engine
+from app.data.provenance import context_of, provenance_errors, with_old_meaning
+from app.data.reads import get_entity
+from app.data.registry import BY_NAME
+from app.data.rows import Outcome
 from seed.loader import SeedError, load, load_file, parse
 from tests.conftest import migrate
 from tests.test_errors import assert_problem

@@ -368,7 +368,7 @@ async def test_export_after_writes_loads_into_an_identical_database(
     path.write_text(json.dumps(exported, ensure_ascii=False), encoding="utf-8")
     url = empty_database_url
     migrate(url)
-    from app.db import make_engine
+    from app.data.engine import make_engine
 
     engine = make_engine(url)
     load(engine, parse(path))

@@ -47,7 +47,7 @@ LISTS = {
     "trade-statistics": [("partners", "trade_statistic_partner", "trade_statistic_id")],
     "commitments": [("parties", "commitment_party", "commitment_id")],
 }
-# Fields no citation needs to support (the id and free text), as app.provenance has them.
+# Fields no citation needs to support (the id and free text), as app.data.provenance has them.
 UNCITED = {"id", "description", "notes"}
 
 

@@ -6,11 +6,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from app.collections import BY_NAME, FieldsQuery, PageQuery, documented_query
-from app.deps import DatabaseDep, annotated
-from app.problems import documented, not_found
-from app.queries import Window, get_entity, source_annotations
-from app.rendering import Page, page_response, parse_fields
+from app.api.dependencies import DatabaseDep, annotated
+from app.api.parameters import FieldsQuery, PageQuery, documented_query
+from app.api.problems import documented, not_found
+from app.api.rendering import Page, page_response, parse_fields
+from app.api.urls import with_url
+from app.data.reads import Window, get_entity, source_annotations
+from app.data.registry import BY_NAME
 
 router = APIRouter(tags=["sources"])
 
@@ -39,10 +41,7 @@ AnnotationsQuery = documented_query(_AnnotationsQuery, fields_of=Annotation)
 
 def with_urls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Annotations as the data layer reads them, each with the URL of the entity that cites."""
-    return [
-        {**row, "url": BY_NAME[row["type"]].url_of({BY_NAME[row["type"]].url_key: row["key"]})}
-        for row in rows
-    ]
+    return [with_url(row) for row in rows]
 
 
 @router.get(

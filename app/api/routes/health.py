@@ -7,9 +7,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.collections import NoQuery
-from app.deps import DatabaseDep
-from app.queries import readiness
+from app.api.dependencies import DatabaseDep
+from app.api.parameters import NoQuery
+from app.data.reads import readiness
 
 router = APIRouter(tags=["health"])
 

@@ -1,5 +1,6 @@
-"""The write routes of every collection, made by one factory: POST, PUT, PATCH, DELETE. The key
-is checked by `app.auth` before any of these run; `app.writes` does the work."""
+"""The write routes of every collection, made by one factory: POST, PUT, PATCH, DELETE. The
+key is checked by `app.middleware.write_gate` before any of these run; `app.data.writes` does
+the work."""
 
 from typing import Annotated, Any
 
@@ -7,12 +8,13 @@ from fastapi import APIRouter, Body, Path, Request, Response
 from pydantic import BaseModel, Field, create_model
 from sqlalchemy.exc import IntegrityError
 
-from app.collections import Collection
-from app.deps import DatabaseDep, KeyNameDep, annotated
-from app.problems import documented
-from app.rendering import json_response
-from app.routes.collections import identifier
-from app.writes import Method, WriteError, write
+from app.api.dependencies import DatabaseDep, KeyNameDep, annotated
+from app.api.problems import documented
+from app.api.rendering import json_response
+from app.api.routes.collection_reads import identifier
+from app.api.urls import url_of
+from app.data.registry import Collection
+from app.data.writes import Method, WriteError, write
 
 WRITE_ERRORS = documented(401, 404, 409, 413, 415, 422)
 
@@ -83,7 +85,7 @@ def write_router(collection: Collection) -> APIRouter:
         return json_response(
             public.model_validate(entity),
             status_code=201,
-            headers={"Location": collection.url_of(entity)},
+            headers={"Location": url_of(collection, entity)},
         )
 
     @router.put(

@@ -13,9 +13,9 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import Table
 from sqlmodel import Session, delete, select
 
-from app import models as m
-from app.collections import COLLECTIONS, Collection
-from app.queries import Entity, get_entity
+from app.data import tables as m
+from app.data.reads import Entity, get_entity
+from app.data.registry import COLLECTIONS, Collection
 
 
 class Outcome(StrEnum):

@@ -10,12 +10,14 @@ from typing import Any, Generic, TypeVar
 from fastapi import Request, Response
 from pydantic import BaseModel
 
-from app.collections import Collection
-from app.paging import Cursor, CursorError, SortKey, key_of, sort_name
-from app.problems import bad_parameter
-from app.queries import Window, sort_keys
+from app.api.problems import bad_parameter
+from app.data.paging import Cursor, CursorError, SortKey, key_of, sort_name
+from app.data.reads import Window, sort_keys
+from app.data.registry import Collection
 
 ItemT = TypeVar("ItemT")
+# How the OpenAPI document describes a CSV answer.
+CSV_CONTENT = {"schema": {"type": "string", "description": "A header row, then a row per item."}}
 
 
 class Page(BaseModel, Generic[ItemT]):

@@ -1,29 +1,32 @@
 """The timeline: every dated event the data holds, in date order."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from app.collections import BY_NAME
-from app.queries import Entity, all_entities
+from app.data.reads import Entity, all_entities
+from app.data.registry import BY_NAME
 
 
-class TimelineEvent(BaseModel):
-    date: str = Field(description="ISO 8601, to the precision the sources give: 2022-06, 2024.")
-    end_date: str | None = None
+@dataclass(frozen=True)
+class TimelineEvent:
+    """A dated event (to the precision the sources give) about the entity `type` and `id` name;
+    `key` is what addresses that entity (its id, a summit's number)."""
+
+    date: str
     title: str
-    type: str = Field(description="The collection of the entity the event is about.")
+    type: str
     id: str
-    url: str
-    note: str | None = Field(None, description="How a derived date was derived.")
+    key: Any
+    end_date: str | None = None
+    note: str | None = None  # how a derived date was derived
 
 
 def _event(collection: str, entity: Entity, **values: Any) -> TimelineEvent:
-    return TimelineEvent(
-        type=collection, id=entity["id"], url=BY_NAME[collection].url_of(entity), **values
-    )
+    key = entity[BY_NAME[collection].url_key]
+    return TimelineEvent(type=collection, id=entity["id"], key=key, **values)
 
 
 def _events(session: Session) -> Iterator[TimelineEvent]:

@@ -5,12 +5,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 
-from app.collections import BY_NAME, FieldsQuery, PageQuery, documented_query
-from app.deps import DatabaseDep, KeyNameDep, annotated
-from app.models import ChangePublic
-from app.problems import documented
-from app.queries import Window, list_changes
-from app.rendering import Page, page_response, parse_fields
+from app.api.dependencies import DatabaseDep, KeyNameDep, annotated
+from app.api.parameters import FieldsQuery, PageQuery, documented_query
+from app.api.problems import documented
+from app.api.rendering import Page, page_response, parse_fields
+from app.data.reads import Window, list_changes
+from app.data.registry import BY_NAME
+from app.data.tables import ChangePublic
 
 router = APIRouter(tags=["changes"])
 

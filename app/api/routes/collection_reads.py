@@ -4,11 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.collections import Collection, FieldsQuery, ListQuery, documented_query
-from app.deps import DatabaseDep, annotated
-from app.problems import documented, not_found
-from app.queries import get_detail, list_page, list_window
-from app.rendering import (
+from app.api.dependencies import DatabaseDep, annotated
+from app.api.parameters import FieldsQuery, ListQuery, documented_query, list_query
+from app.api.problems import documented, not_found
+from app.api.rendering import (
     Page,
     json_response,
     page_response,
@@ -16,6 +15,8 @@ from app.rendering import (
     parse_fields,
     parse_sort,
 )
+from app.data.reads import get_detail, list_page, list_window
+from app.data.registry import Collection
 
 
 def identifier(name: str) -> str:
@@ -23,9 +24,7 @@ def identifier(name: str) -> str:
 
 
 def _add_list_route(router: APIRouter, collection: Collection) -> None:
-    list_query = documented_query(
-        collection.query, fields_of=collection.public, sortable=collection.sortable
-    )
+    query_model = list_query(collection)
 
     @router.get(
         "",
@@ -35,7 +34,7 @@ def _add_list_route(router: APIRouter, collection: Collection) -> None:
         description=collection.description,
         operation_id=f"list_{identifier(collection.name)}",
     )
-    @annotated(query=Annotated[list_query, Query()])
+    @annotated(query=Annotated[query_model, Query()])
     async def list_items(request: Request, database: DatabaseDep, query: ListQuery) -> Response:
         sort = parse_sort(collection, query.sort)
         fields = parse_fields(collection.public, query.fields)

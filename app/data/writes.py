@@ -14,13 +14,13 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from app import models as m
-from app import search
-from app.citations import CitationError, resolve
-from app.collections import Collection
-from app.provenance import provenance_errors
-from app.queries import Entity, as_record, get_entity, get_entity_count
-from app.store import (
+from app.data import search
+from app.data import tables as m
+from app.data.citations import CitationError, resolve
+from app.data.provenance import provenance_errors
+from app.data.reads import Entity, as_record, get_entity, get_entity_count
+from app.data.registry import Collection
+from app.data.rows import (
     bump_version,
     delete_entity,
     missing_references,

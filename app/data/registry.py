@@ -7,148 +7,21 @@ what this module declares.
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationInfo,
-    create_model,
-    field_validator,
 )
 from sqlalchemy import ColumnElement, Select, false, or_, select
 from sqlmodel import Session, SQLModel, col
 
-from app import models as m
-from app.config import API_PREFIX
+from app.data import tables as m
 
-# A country code as clients may write it: alpha-3 or alpha-2, any case.
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}$")]
-Year = Annotated[int, Field(ge=1900, le=2100)]
-SummitNumber = Annotated[int, Field(ge=1, le=1_000_000)]
-# Deeper than this, a list is paged by the cursors in its `Link` header: an offset costs in
-# proportion to its size, a cursor does not.
-MAX_OFFSET = 10_000
-# A summit's number in a path: plain ASCII digits, no leading zero, in SummitNumber's range.
+# A summit's number in a path: plain ASCII digits, no leading zero, in a summit number's range.
 SUMMIT_NUMBER_PATH = re.compile(r"[1-9][0-9]{0,5}")
-
-
-class NoQuery(BaseModel):
-    """The query of an endpoint that takes no parameters: any parameter is refused."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class PageQuery(NoQuery):
-    """Paging and format, as every list takes them."""
-
-    limit: int = Field(50, ge=1, le=500, description="Items per page, 1 to 500.")
-    offset: int = Field(
-        0,
-        ge=0,
-        le=MAX_OFFSET,
-        description=f"Items to skip, up to {MAX_OFFSET:,}. Deeper pages: follow `Link`.",
-    )
-    format: Literal["json", "csv"] | None = Field(
-        None, description="`csv` for CSV (as `Accept: text/csv` does); JSON by default."
-    )
-
-
-class FieldsQuery(NoQuery):
-    fields: str | None = Field(
-        None, description="Comma-separated fields to return, e.g. `id,name`."
-    )
-
-
-class ListQuery(PageQuery, FieldsQuery):
-    """The query every collection's list takes; a parameter it does not know is refused."""
-
-    sort: str | None = Field(
-        None,
-        description="Comma-separated fields to sort by, in order; `-` before a field sorts it "
-        "descending, e.g. `-year,id`.",
-    )
-    cursor: str | None = Field(
-        None,
-        max_length=2048,
-        pattern=r"^[A-Za-z0-9_-]+$",
-        description="Where the page starts, as the `next`, `prev` and `last` URLs of the `Link` "
-        "header give it (opaque; made for one `sort`). Costs the same at any depth; not with "
-        "`offset`.",
-    )
-
-    def filter_values(self) -> dict[str, Any]:
-        """The filters the client set, by name."""
-        base = ListQuery.model_fields
-        return {name: value for name, value in self if name not in base and value is not None}
-
-
-def names_pattern(names: Iterable[str], *, signed: bool = False) -> str:
-    """The regular expression of a comma-separated list of `names` (each maybe `-`-prefixed)."""
-    one = ("-?" if signed else "") + "(?:" + "|".join(sorted(names, key=len, reverse=True)) + ")"
-    return f"^{one}(?:,{one})*$"
-
-
-def documented_query(
-    base: type[NoQuery], *, fields_of: type[BaseModel], sortable: Sequence[str] = ()
-) -> type[NoQuery]:
-    """`base` with its `fields` and `sort` documented by the names they accept, so that the
-    OpenAPI document (and code generated from it) knows them. The routes check the names."""
-    overrides: dict[str, Any] = {}
-    if "fields" in base.model_fields:
-        pattern = names_pattern(fields_of.model_fields)
-        field = Field(
-            None,
-            description=base.model_fields["fields"].description,
-            json_schema_extra={"pattern": pattern},
-        )
-        overrides["fields"] = (str | None, field)
-    if "sort" in base.model_fields:
-        pattern = names_pattern(sortable, signed=True)
-        field = Field(
-            None,
-            description=base.model_fields["sort"].description,
-            json_schema_extra={"pattern": pattern},
-        )
-        overrides["sort"] = (str | None, field)
-    return create_model(f"{base.__name__}For{fields_of.__name__}", __base__=base, **overrides)
-
-
-class CountryQuery(ListQuery):
-    region: m.Region | None = Field(None, description="`central-asia` or `east-asia`.")
-
-
-class SummitQuery(ListQuery):
-    year: Year | None = Field(None, description="Summits that started in this year.")
-    host: CountryCode | None = Field(None, description="Host country, alpha-3 or alpha-2.")
-
-
-class AgreementQuery(ListQuery):
-    summit: SummitNumber | None = Field(None, description="Number of the summit it was signed at.")
-    signatory: CountryCode | None = Field(None, description="A signatory, alpha-3 or alpha-2.")
-
-
-class TradeStatisticQuery(ListQuery):
-    year: Year | None = None
-    year_from: Year | None = Field(None, description="First year, inclusive.")
-    year_to: Year | None = Field(None, description="Last year, inclusive.")
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")] | None = Field(
-        None, description="ISO 4217 code, any case."
-    )
-    partner: CountryCode | None = Field(None, description="A partner country, alpha-3 or alpha-2.")
-
-    @field_validator("year_to")
-    @classmethod
-    def _not_before_year_from(cls, year_to: int | None, info: ValidationInfo) -> int | None:
-        year_from = info.data.get("year_from")
-        if year_to is not None and year_from is not None and year_to < year_from:
-            raise ValueError("year_to is before year_from")
-        return year_to
 
 
 def country_ids(code: str) -> Select[Any]:
@@ -201,7 +74,6 @@ class Collection:
     title: Callable[[Mapping[str, Any]], str]
     sortable: tuple[str, ...]
     default_sort: tuple[str, ...] = ("id",)
-    query: type[ListQuery] = ListQuery
     filters: Mapping[str, Filter] = field(default_factory=dict)
     lists: tuple[LinkedList, ...] = ()
     # The detail view's shape and the related entities it embeds, when it has more than an item.
@@ -210,24 +82,18 @@ class Collection:
     path_param: str = "id"
     # One entity, served at the collection's own path rather than as a list.
     singleton: bool = False
-    # The field that addresses an entity in its URL, and the condition that finds it by a key
-    # from a URL (None: the id, exactly).
+    # The field that addresses an entity (its id, a summit's number), and the condition that
+    # finds it by such a key (None: the id, exactly).
     url_key: str = "id"
     find_by_key: Callable[[str], ColumnElement[bool]] | None = None
     description: str = ""
-    # Whether its values need support (see `app.provenance`): false for what is cited itself.
+    # Whether its values need support (`app.data.provenance`): false for what is cited itself.
     cited: bool = True
     rules: tuple[Rule, ...] = ()
 
     @property
     def id_column(self) -> ColumnElement[str]:
         return m.table_of(self.table).c.id
-
-    def url_of(self, entity: Mapping[str, Any]) -> str:
-        """The API path of an entity (a singleton's is the collection's own path)."""
-        if self.singleton:
-            return f"{API_PREFIX}/{self.name}"
-        return f"{API_PREFIX}/{self.name}/{entity[self.url_key]}"
 
     def lookup(self, key: str) -> ColumnElement[bool]:
         """The condition that finds the entity `key` (from a URL) names."""
@@ -318,7 +184,6 @@ COLLECTIONS: tuple[Collection, ...] = (
         create=m.CountryIn,
         title=itemgetter("name"),
         sortable=("id", "iso2", "iso_numeric", "name", "capital", "region"),
-        query=CountryQuery,
         filters={"region": lambda region: m.Country.region == region},
         detail=m.CountryDetail,
         embeds=(
@@ -356,7 +221,6 @@ COLLECTIONS: tuple[Collection, ...] = (
         title=itemgetter("name"),
         sortable=("id", "number", "name", "city", "host_country", "start_date", "end_date"),
         default_sort=("number",),
-        query=SummitQuery,
         filters={
             "year": _year_of(m.Summit.start_date),
             "host": lambda code: col(m.Summit.host_country).in_(country_ids(code)),
@@ -397,7 +261,6 @@ COLLECTIONS: tuple[Collection, ...] = (
         create=m.AgreementIn,
         title=itemgetter("title"),
         sortable=("id", "title", "type", "summit"),
-        query=AgreementQuery,
         filters={
             "summit": lambda number: m.Agreement.summit == number,
             "signatory": lambda code: col(m.Agreement.id).in_(
@@ -426,7 +289,6 @@ COLLECTIONS: tuple[Collection, ...] = (
         title=lambda t: f"China–Central Asia trade {t['year']}: {t['value_as_stated']}",
         sortable=("id", "year", "reporter", "flow", "value", "currency", "change_percent"),
         default_sort=("year", "id"),
-        query=TradeStatisticQuery,
         filters={
             "year": lambda year: m.TradeStatistic.year == year,
             "year_from": lambda year: m.TradeStatistic.year >= year,

@@ -6,8 +6,8 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.db import Database
-from app.problems import Problem, bad_parameter
+from app.api.problems import Problem, bad_parameter
+from app.data.engine import Database
 
 
 async def get_database(request: Request) -> Database:
@@ -51,7 +51,7 @@ async def check_query_string(request: Request) -> None:
 
 
 # Declared so that the OpenAPI document shows which operations need a key; the key itself is
-# checked by `app.auth.WriteGateMiddleware` before the body is read.
+# checked by `app.middleware.write_gate.WriteGateMiddleware` before the body is read.
 bearer_scheme = HTTPBearer(auto_error=False, description="An API key from SUMMIT_API_KEYS.")
 
 

@@ -2,8 +2,8 @@
 
 from collections.abc import Mapping, Sequence
 
-from app.models import CitationIn, CitationPublic
-from app.provenance import context_of
+from app.data.provenance import context_of
+from app.data.tables import CitationIn, CitationPublic
 
 
 class CitationError(ValueError):

@@ -22,8 +22,8 @@ from sqlalchemy.pool import PoolProxiedConnection
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.asgi import HTTPMiddleware
 from app.config import API_PREFIX
+from app.middleware.asgi import HTTPMiddleware
 
 DATA_CACHE_CONTROL = "public, max-age=60"
 DOCS_CACHE_CONTROL = "public, max-age=300"
@@ -32,7 +32,7 @@ VARY_NAMES = ("Accept", "Accept-Encoding", "Origin")
 VARY = ", ".join(VARY_NAMES)
 VERSION_QUERY = "SELECT version FROM dataset_version WHERE id = 1"
 
-log = logging.getLogger("app.caching")
+log = logging.getLogger("app.middleware.caching")
 
 
 class DatasetVersion:

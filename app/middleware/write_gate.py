@@ -8,17 +8,17 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.asgi import HTTPMiddleware, header
+from app.api.problems import Problem, problem_response
+from app.api.route_table import methods_at
 from app.config import API_PREFIX
-from app.operations import methods_at
-from app.problems import Problem, problem_response
+from app.middleware.asgi import HTTPMiddleware, header
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 KEYED_PATHS = {f"{API_PREFIX}/changes"}
 JSON_TYPES = {"application/json", "application/merge-patch+json"}
 CHALLENGE = 'Bearer realm="summit-data"'
 
-log = logging.getLogger("app.auth")
+log = logging.getLogger("app.middleware.write_gate")
 
 
 def key_name(authorization: str, keys: dict[str, str]) -> str | None:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.collections import Collection
+from app.data.registry import Collection
 
 # Fields no citation needs to support: the id, the free text, and provenance itself.
 UNCITED_FIELDS = frozenset({"id", "description", "notes", "sources", "derivations"})

@@ -10,16 +10,16 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session
 
-from app.collections import COLLECTIONS, Collection
-from app.queries import Entity, all_entities
+from app.data.reads import Entity, add_url_keys, all_entities
+from app.data.registry import COLLECTIONS, Collection
 
 HIGHLIGHT = ("<mark>", "</mark>")
 # A word is a run of letters and digits, as FTS5's unicode61 tokenizer splits text.
 WORD = r"[^\W_]+"
 WORD_CHARACTER = r"[^\W_]"
 INSERT_DOCUMENT = text(
-    "INSERT INTO search_index (type, entity_id, url, title, body)"
-    " VALUES (:type, :entity_id, :url, :title, :body)"
+    "INSERT INTO search_index (type, entity_id, title, body)"
+    " VALUES (:type, :entity_id, :title, :body)"
 )
 
 
@@ -42,7 +42,6 @@ def _document(collection: Collection, entity: Entity) -> dict[str, Any]:
     return {
         "type": collection.name,
         "entity_id": entity["id"],
-        "url": collection.url_of(entity),
         "title": collection.title(entity),
         "body": _body(entity),
     }
@@ -84,15 +83,15 @@ def query_words(query: str) -> list[str]:
 # Every word must match, each as a prefix; the title weighs more than the body.
 SQLITE_SEARCH = (
     "SELECT count(*) FROM search_index WHERE search_index MATCH :q",
-    "SELECT type, entity_id, url, title,"
-    " snippet(search_index, 4, :open, :close, '…', 16) AS snippet"
+    "SELECT type, entity_id, title,"
+    " snippet(search_index, 3, :open, :close, '…', 16) AS snippet"
     " FROM search_index WHERE search_index MATCH :q"
-    " ORDER BY bm25(search_index, 0, 0, 0, 10.0, 1.0), type, entity_id"
+    " ORDER BY bm25(search_index, 0, 0, 10.0, 1.0), type, entity_id"
     " LIMIT :limit OFFSET :offset",
 )
 POSTGRESQL_SEARCH = (
     "SELECT count(*) FROM search_index WHERE document @@ to_tsquery('simple', :q)",
-    "SELECT type, entity_id, url, title,"
+    "SELECT type, entity_id, title,"
     " ts_headline('simple', body, to_tsquery('simple', :q),"
     " 'StartSel=' || :open || ', StopSel=' || :close || ', MaxWords=16, MinWords=6') AS snippet"
     " FROM search_index WHERE document @@ to_tsquery('simple', :q)"
@@ -120,13 +119,8 @@ def search(
         text(hits_sql), {**params, "open": HIGHLIGHT[0], "close": HIGHLIGHT[1]}
     ).all()
     hits = [
-        {
-            "type": row.type,
-            "id": row.entity_id,
-            "title": row.title,
-            "snippet": row.snippet,
-            "url": row.url,
-        }
+        {"type": row.type, "id": row.entity_id, "title": row.title, "snippet": row.snippet}
         for row in rows
     ]
+    add_url_keys(session, hits)
     return hits, total

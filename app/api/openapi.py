@@ -9,14 +9,15 @@ from fastapi.openapi.utils import get_openapi
 from pydantic_core import to_jsonable_python
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.collections import COLLECTIONS
+from app.api.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
+from app.api.rendering import CSV_CONTENT
+from app.api.routes.annotations import Annotation, with_urls
+from app.api.routes.dataset import TimelineEvent, timeline_events
 from app.config import API_PREFIX
-from app.db import Database
-from app.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
-from app.queries import export, get_detail, list_page, source_annotations
-from app.routes.annotations import Annotation, with_urls
-from app.search import query_words, search
-from app.timeline import timeline
+from app.data.engine import Database
+from app.data.reads import export, get_detail, list_page, source_annotations
+from app.data.registry import COLLECTIONS
+from app.data.search import query_words, search
 
 
 def _examples(database: Database) -> dict[str | tuple[str, str], Any]:
@@ -46,7 +47,7 @@ def _examples(database: Database) -> dict[str | tuple[str, str], Any]:
 
 def _dataset_examples(database: Database) -> dict[str | tuple[str, str], Any]:
     with database.session() as session:
-        events = timeline(session)
+        events = timeline_events(session)
         hits, total = search(session, query_words("Astana"), limit=1, offset=0)
         document = export(session)
         annotations, annotated = source_annotations(session, "article", limit=1, offset=0)
@@ -58,7 +59,10 @@ def _dataset_examples(database: Database) -> dict[str | tuple[str, str], Any]:
             "limit": 1,
             "offset": 0,
         },
-        f"{API_PREFIX}/timeline": {"items": [e.model_dump() for e in events[:1]], **page},
+        f"{API_PREFIX}/timeline": {
+            "items": [TimelineEvent.model_validate(e).model_dump() for e in events[:1]],
+            **page,
+        },
         f"{API_PREFIX}/search": {"items": hits, "total": total, "limit": 1, "offset": 0},
         f"{API_PREFIX}/export": to_jsonable_python(document),
     }
@@ -71,9 +75,6 @@ COMMON_ERRORS = {
     "400": "Invalid query parameter: unknown, repeated or malformed",
     "414": "Query string too long",
 }
-
-
-CSV_CONTENT = {"schema": {"type": "string", "description": "A header row, then a row per item."}}
 
 
 def _complete_responses(path: str, method: str, operation: dict[str, Any]) -> None:

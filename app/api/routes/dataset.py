@@ -1,19 +1,29 @@
 """Routes over the whole dataset: the timeline, full-text search and the export."""
 
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, create_model
+from sqlmodel import Session
 
-from app import search, timeline
-from app.collections import BY_NAME, COLLECTIONS, FieldsQuery, NoQuery, PageQuery, documented_query
-from app.deps import DatabaseDep, annotated
-from app.openapi import CSV_CONTENT
-from app.problems import bad_parameter
-from app.queries import Window, entity_batches, export
-from app.rendering import Page, csv_chunks, json_response, page_response, parse_fields
+from app.api.dependencies import DatabaseDep, annotated
+from app.api.parameters import FieldsQuery, NoQuery, PageQuery, documented_query
+from app.api.problems import bad_parameter
+from app.api.rendering import (
+    CSV_CONTENT,
+    Page,
+    csv_chunks,
+    json_response,
+    page_response,
+    parse_fields,
+)
+from app.api.urls import with_url
+from app.data import search, timeline
+from app.data.reads import Window, entity_batches, export
+from app.data.registry import BY_NAME, COLLECTIONS
 
 router = APIRouter()
 
@@ -34,6 +44,21 @@ class _SearchQuery(PageQuery, FieldsQuery):
     )
 
 
+class TimelineEvent(BaseModel):
+    date: str = Field(description="ISO 8601, to the precision the sources give: 2022-06, 2024.")
+    end_date: str | None = None
+    title: str
+    type: str = Field(description="The collection of the entity the event is about.")
+    id: str
+    url: str
+    note: str | None = Field(None, description="How a derived date was derived.")
+
+
+def timeline_events(session: Session, *, type_: str | None = None) -> list[dict[str, Any]]:
+    """The timeline as the API shows it: each event with its entity's URL."""
+    return [with_url(asdict(event)) for event in timeline.timeline(session, type_=type_)]
+
+
 class SearchHit(BaseModel):
     type: str = Field(description="The collection of the entity found.")
     id: str
@@ -42,26 +67,26 @@ class SearchHit(BaseModel):
     url: str
 
 
-TimelineQuery = documented_query(_TimelineQuery, fields_of=timeline.TimelineEvent)
+TimelineQuery = documented_query(_TimelineQuery, fields_of=TimelineEvent)
 SearchQuery = documented_query(_SearchQuery, fields_of=SearchHit)
 
 
 @router.get(
     "/timeline",
-    response_model=Page[timeline.TimelineEvent],
+    response_model=Page[TimelineEvent],
     tags=["dataset"],
     summary="Every dated event, in date order",
     operation_id="get_timeline",
 )
 @annotated(query=Annotated[TimelineQuery, Query()])
 async def get_timeline(request: Request, database: DatabaseDep, query: _TimelineQuery) -> Response:
-    fields = parse_fields(timeline.TimelineEvent, query.fields)
+    fields = parse_fields(TimelineEvent, query.fields)
     with database.session() as session:
-        events = timeline.timeline(session, type_=query.type)
+        events = timeline_events(session, type_=query.type)
     page = events[query.offset : query.offset + query.limit]
     return page_response(
         request,
-        timeline.TimelineEvent,
+        TimelineEvent,
         Window.at_offset(page, len(events), query.offset),
         limit=query.limit,
         fields=fields,
@@ -83,7 +108,8 @@ async def search_dataset(request: Request, database: DatabaseDep, query: _Search
     if not words:
         raise bad_parameter("q", "must contain at least one word")
     with database.session() as session:
-        hits, total = search.search(session, words, limit=query.limit, offset=query.offset)
+        found, total = search.search(session, words, limit=query.limit, offset=query.offset)
+    hits = [with_url(hit) for hit in found]
     return page_response(
         request,
         SearchHit,

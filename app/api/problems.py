@@ -15,8 +15,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.operations import methods_at
-from app.writes import WriteError
+from app.api.route_table import methods_at
+from app.data.writes import WriteError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 INVALID_QUERY = "urn:summit-api:problem:invalid-query"
@@ -26,7 +26,7 @@ CONFLICT = "urn:summit-api:problem:conflict"
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
-log = logging.getLogger("app.problems")
+log = logging.getLogger("app.api.problems")
 
 
 class InvalidParam(BaseModel):

@@ -14,10 +14,10 @@ from sqlalchemy import ColumnElement, Select, Table, case, func, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import Session, col, select
 
-from app import models as m
-from app.collections import BY_NAME, COLLECTIONS, Collection, LinkedList
-from app.paging import Cursor, SortKey, beyond_key, key_of, ordering
-from app.provenance import CONTEXT_LENGTH
+from app.data import tables as m
+from app.data.paging import Cursor, SortKey, beyond_key, key_of, ordering
+from app.data.provenance import CONTEXT_LENGTH
+from app.data.registry import BY_NAME, COLLECTIONS, Collection, LinkedList
 
 Entity = dict[str, Any]
 
@@ -349,25 +349,25 @@ def source_annotations(
         .limit(limit)
     )
     annotations = _table_rows(session, statement)
-    for annotation in annotations:
-        annotation["key"] = annotation["id"]
-    _add_url_keys(session, annotations)
+    add_url_keys(session, annotations)
     return annotations, total
 
 
-def _add_url_keys(session: Session, annotations: Sequence[Entity]) -> None:
-    """Set each annotation's `key` to what addresses its entity in a URL, where that is not
-    the id (a summit's number)."""
+def add_url_keys(session: Session, rows: Sequence[Entity]) -> None:
+    """Give each row that names an entity by `type` (its collection) and `id` the `key` that
+    addresses it: its id, or what the collection is addressed by instead (a summit's number)."""
+    for row in rows:
+        row["key"] = row["id"]
     for collection in COLLECTIONS:
-        ids = [a["id"] for a in annotations if a["type"] == collection.name]
+        ids = [row["id"] for row in rows if row["type"] == collection.name]
         if not ids or collection.url_key == "id":
             continue
         table = _table(collection)
         statement = select(table.c.id, table.c[collection.url_key]).where(table.c.id.in_(ids))
-        keys = {row[0]: row[1] for row in session.connection().execute(statement)}
-        for annotation in annotations:
-            if annotation["type"] == collection.name:
-                annotation["key"] = keys.get(annotation["id"], annotation["id"])
+        keys = {entity_id: key for entity_id, key in session.connection().execute(statement)}
+        for row in rows:
+            if row["type"] == collection.name:
+                row["key"] = keys.get(row["id"], row["id"])
 
 
 def export(session: Session) -> dict[str, list[Entity]]:

@@ -23,12 +23,12 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import Message, Receive, Scope, Send
 
-from app.asgi import HTTPMiddleware, header
-from app.auth import WriteGateMiddleware
-from app.caching import ConditionalGetMiddleware
+from app.api.route_table import template_of
 from app.config import Settings
-from app.metrics import UNMATCHED
-from app.operations import template_of
+from app.middleware.asgi import HTTPMiddleware, header
+from app.middleware.caching import ConditionalGetMiddleware
+from app.middleware.metrics import UNMATCHED
+from app.middleware.write_gate import WriteGateMiddleware
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID = REQUEST_ID_HEADER.lower().encode()

@@ -1,0 +1,161 @@
+"""The query parameters of the JSON API: paging, format, `fields`, `sort`, cursors, and each
+collection's filters, as pydantic models that FastAPI documents and checks. A parameter an
+endpoint does not know is refused."""
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
+
+from app.data import tables as m
+from app.data.registry import Collection
+
+# A country code as clients may write it: alpha-3 or alpha-2, any case.
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}$")]
+Year = Annotated[int, Field(ge=1900, le=2100)]
+SummitNumber = Annotated[int, Field(ge=1, le=1_000_000)]
+# Deeper than this, a list is paged by the cursors in its `Link` header: an offset costs in
+# proportion to its size, a cursor does not.
+MAX_OFFSET = 10_000
+
+
+class NoQuery(BaseModel):
+    """The query of an endpoint that takes no parameters: any parameter is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageQuery(NoQuery):
+    """Paging and format, as every list takes them."""
+
+    limit: int = Field(50, ge=1, le=500, description="Items per page, 1 to 500.")
+    offset: int = Field(
+        0,
+        ge=0,
+        le=MAX_OFFSET,
+        description=f"Items to skip, up to {MAX_OFFSET:,}. Deeper pages: follow `Link`.",
+    )
+    format: Literal["json", "csv"] | None = Field(
+        None, description="`csv` for CSV (as `Accept: text/csv` does); JSON by default."
+    )
+
+
+class FieldsQuery(NoQuery):
+    fields: str | None = Field(
+        None, description="Comma-separated fields to return, e.g. `id,name`."
+    )
+
+
+class ListQuery(PageQuery, FieldsQuery):
+    """The query every collection's list takes; a parameter it does not know is refused."""
+
+    sort: str | None = Field(
+        None,
+        description="Comma-separated fields to sort by, in order; `-` before a field sorts it "
+        "descending, e.g. `-year,id`.",
+    )
+    cursor: str | None = Field(
+        None,
+        max_length=2048,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Where the page starts, as the `next`, `prev` and `last` URLs of the `Link` "
+        "header give it (opaque; made for one `sort`). Costs the same at any depth; not with "
+        "`offset`.",
+    )
+
+    def filter_values(self) -> dict[str, Any]:
+        """The filters the client set, by name."""
+        base = ListQuery.model_fields
+        return {name: value for name, value in self if name not in base and value is not None}
+
+
+QueryT = TypeVar("QueryT", bound=NoQuery)
+
+
+def names_pattern(names: Iterable[str], *, signed: bool = False) -> str:
+    """The regular expression of a comma-separated list of `names` (each maybe `-`-prefixed)."""
+    one = ("-?" if signed else "") + "(?:" + "|".join(sorted(names, key=len, reverse=True)) + ")"
+    return f"^{one}(?:,{one})*$"
+
+
+def documented_query(
+    base: type[QueryT], *, fields_of: type[BaseModel], sortable: Sequence[str] = ()
+) -> type[QueryT]:
+    """`base` with its `fields` and `sort` documented by the names they accept, so that the
+    OpenAPI document (and code generated from it) knows them. The routes check the names."""
+    overrides: dict[str, Any] = {}
+    if "fields" in base.model_fields:
+        pattern = names_pattern(fields_of.model_fields)
+        field = Field(
+            None,
+            description=base.model_fields["fields"].description,
+            json_schema_extra={"pattern": pattern},
+        )
+        overrides["fields"] = (str | None, field)
+    if "sort" in base.model_fields:
+        pattern = names_pattern(sortable, signed=True)
+        field = Field(
+            None,
+            description=base.model_fields["sort"].description,
+            json_schema_extra={"pattern": pattern},
+        )
+        overrides["sort"] = (str | None, field)
+    return create_model(f"{base.__name__}For{fields_of.__name__}", __base__=base, **overrides)
+
+
+class CountryQuery(ListQuery):
+    region: m.Region | None = Field(None, description="`central-asia` or `east-asia`.")
+
+
+class SummitQuery(ListQuery):
+    year: Year | None = Field(None, description="Summits that started in this year.")
+    host: CountryCode | None = Field(None, description="Host country, alpha-3 or alpha-2.")
+
+
+class AgreementQuery(ListQuery):
+    summit: SummitNumber | None = Field(None, description="Number of the summit it was signed at.")
+    signatory: CountryCode | None = Field(None, description="A signatory, alpha-3 or alpha-2.")
+
+
+class TradeStatisticQuery(ListQuery):
+    year: Year | None = None
+    year_from: Year | None = Field(None, description="First year, inclusive.")
+    year_to: Year | None = Field(None, description="Last year, inclusive.")
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")] | None = Field(
+        None, description="ISO 4217 code, any case."
+    )
+    partner: CountryCode | None = Field(None, description="A partner country, alpha-3 or alpha-2.")
+
+    @field_validator("year_to")
+    @classmethod
+    def _not_before_year_from(cls, year_to: int | None, info: ValidationInfo) -> int | None:
+        year_from = info.data.get("year_from")
+        if year_to is not None and year_from is not None and year_to < year_from:
+            raise ValueError("year_to is before year_from")
+        return year_to
+
+
+# The filters of each collection's list, by name; their SQL is the registry's (`filters`).
+LIST_QUERIES: Mapping[str, type[ListQuery]] = {
+    "countries": CountryQuery,
+    "summits": SummitQuery,
+    "agreements": AgreementQuery,
+    "trade-statistics": TradeStatisticQuery,
+}
+
+
+def list_query(collection: Collection) -> type[ListQuery]:
+    """The query a collection's list takes: the paging and fields every list takes, its
+    filters, and `fields` and `sort` documented by the names they accept."""
+    model = LIST_QUERIES.get(collection.name, ListQuery)
+    missing = set(collection.filters) - set(model.model_fields)
+    assert not missing, f"{collection.name}: filters without a parameter: {missing}"
+    return documented_query(model, fields_of=collection.public, sortable=collection.sortable)

@@ -1,0 +1,1 @@
+"""The HTTP routes: thin functions that parse, call `app.data.reads`, and render."""

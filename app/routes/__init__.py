@@ -1,1 +1,0 @@
-"""The HTTP routes: thin functions that parse, call `app.queries`, and render."""
