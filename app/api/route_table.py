@@ -1,12 +1,14 @@
 """Which operations the API has at a path, read from its own OpenAPI document: one answer for
-the write gate (is this a write the API takes?) and for 405's `Allow` header."""
+the write gate (is this an operation the API takes, and does it need a key?) and for 405's
+`Allow` header."""
 
 import re
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-Operations = list[tuple[re.Pattern[str], str, set[str]]]  # (pattern, template, methods)
+# (pattern, template, {method: whether it declares a security requirement, that is a key})
+Operations = list[tuple[re.Pattern[str], str, dict[str, bool]]]
 
 
 def _operations(app: FastAPI) -> Operations:
@@ -16,7 +18,7 @@ def _operations(app: FastAPI) -> Operations:
             (
                 re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"),
                 template,
-                {method.upper() for method in operations},
+                {method.upper(): bool(op.get("security")) for method, op in operations.items()},
             )
             # The paths alone: no examples, so no database needed.
             for template, operations in get_openapi(
@@ -30,6 +32,16 @@ def _operations(app: FastAPI) -> Operations:
 def methods_at(app: FastAPI, path: str) -> set[str]:
     """The methods the API documents at `path` (a concrete path: `/api/v1/summits/2`)."""
     return {m for pattern, _, methods in _operations(app) if pattern.match(path) for m in methods}
+
+
+def needs_key(app: FastAPI, method: str, path: str) -> bool:
+    """Whether the operation `method` at `path` declares that it needs an API key (HEAD as GET)."""
+    method = "GET" if method == "HEAD" else method
+    return any(
+        methods.get(method, False)
+        for pattern, _, methods in _operations(app)
+        if pattern.match(path)
+    )
 
 
 KNOWN_PATHS = 4096  # how many paths' templates each app remembers

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import (
     BaseModel,
 )
-from sqlalchemy import ColumnElement, Select, false, or_, select
+from sqlalchemy import ColumnElement, Select, Table, false, or_, select
 from sqlmodel import Session, SQLModel, col
 
 from app.data import tables as m
@@ -89,6 +89,9 @@ class Collection:
     description: str = ""
     # Whether its values need support (`app.data.provenance`): false for what is cited itself.
     cited: bool = True
+    # Whether its entities hold the texts that citations quote (then no text may change under
+    # a quote that stands on it).
+    quoted: bool = False
     rules: tuple[Rule, ...] = ()
 
     @property
@@ -175,6 +178,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         description="The article and every reference source cited.",
         # A source's metadata describe the source itself: it is what citations point at.
         cited=False,
+        quoted=True,
     ),
     Collection(
         name="countries",
@@ -338,3 +342,10 @@ COLLECTIONS: tuple[Collection, ...] = (
 )
 
 BY_NAME: dict[str, Collection] = {collection.name: collection for collection in COLLECTIONS}
+# Each collection by its table, and by the association tables of its list-valued fields.
+BY_TABLE: dict[Table, Collection] = {m.table_of(c.table): c for c in COLLECTIONS}
+LIST_BY_TABLE: dict[Table, tuple[Collection, LinkedList]] = {
+    m.table_of(link.table): (c, link) for c in COLLECTIONS for link in c.lists
+}
+# The collection whose entities hold the texts that citations quote.
+(QUOTED,) = [c for c in COLLECTIONS if c.quoted]

@@ -15,7 +15,7 @@ from sqlmodel import Session, delete, select
 
 from app.data import tables as m
 from app.data.reads import Entity, get_entity
-from app.data.registry import COLLECTIONS, Collection
+from app.data.registry import BY_TABLE, LIST_BY_TABLE, Collection
 
 
 class Outcome(StrEnum):
@@ -117,12 +117,11 @@ def _describe_referrer(table: Table, row: Any, column: str) -> str:
     if table is m.table_of(m.Citation):
         role = "quotes them" if column == "said_by" else "cites it"
         return f"{row.collection} {row.entity_id!r} ({role})"
-    for collection in COLLECTIONS:
-        if table is m.table_of(collection.table):
-            return f"{collection.name} {row.id!r} ({column})"
-        for link in collection.lists:
-            if table is m.table_of(link.table):
-                return f"{collection.name} {getattr(row, link.owner)!r} ({link.field})"
+    if table in BY_TABLE:
+        return f"{BY_TABLE[table].name} {row.id!r} ({column})"
+    if table in LIST_BY_TABLE:
+        collection, link = LIST_BY_TABLE[table]
+        return f"{collection.name} {getattr(row, link.owner)!r} ({link.field})"
     return f"{table.name} ({column})"
 
 
@@ -187,10 +186,7 @@ def missing_references(
 
 
 def _singular_of(table: Table) -> str:
-    for collection in COLLECTIONS:
-        if table is m.table_of(collection.table):
-            return collection.singular
-    return table.name
+    return BY_TABLE[table].singular if table in BY_TABLE else table.name
 
 
 def record_change(

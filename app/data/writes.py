@@ -19,7 +19,7 @@ from app.data import tables as m
 from app.data.citations import CitationError, resolve
 from app.data.provenance import provenance_errors
 from app.data.reads import Entity, as_record, get_entity, get_entity_count
-from app.data.registry import Collection
+from app.data.registry import QUOTED, Collection
 from app.data.rows import (
     bump_version,
     delete_entity,
@@ -219,7 +219,7 @@ def _save(session: Session, collection: Collection, entity: Entity, before: Enti
     _check_references(session, collection, entity)
     _check_rules(session, collection, entity)
     _resolve_citations(session, entity)
-    if collection.name == "sources":
+    if collection is QUOTED:
         _check_citations_of_source(session, entity)
     try:
         save_entity(session, collection, entity)

@@ -12,7 +12,7 @@ from app.api.problems import documented, not_found
 from app.api.rendering import Page, page_response, parse_fields
 from app.api.urls import with_url
 from app.data.reads import Window, get_entity, source_annotations
-from app.data.registry import BY_NAME
+from app.data.registry import QUOTED
 
 router = APIRouter(tags=["sources"])
 
@@ -63,7 +63,7 @@ async def list_source_annotations(
 ) -> Response:
     fields = parse_fields(Annotation, query.fields)
     with database.session() as session:
-        if get_entity(session, BY_NAME["sources"], source_id) is None:
+        if get_entity(session, QUOTED, source_id) is None:
             raise not_found(f"source {source_id!r}")
         rows, total = source_annotations(session, source_id, limit=query.limit, offset=query.offset)
     return page_response(
