@@ -19,9 +19,10 @@ from app.api.routes.collection_writes import write_router
 from app.config import API_PREFIX, Settings, get_settings
 from app.data.engine import Database, make_engine
 from app.data.registry import COLLECTIONS
+from app.data.version import VersionReader
 from app.middleware import metrics
 from app.middleware import stack as middleware
-from app.middleware.caching import DatasetVersion, ResponseCache
+from app.middleware.caching import ResponseCache
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         },
     )
     app.state.database = database
-    app.state.dataset_version = DatasetVersion(database.engine)
+    app.state.dataset_version = VersionReader(database.engine)
     app.state.response_cache = ResponseCache(
         max_entries=settings.response_cache_entries, max_bytes=settings.response_cache_bytes
     )

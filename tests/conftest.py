@@ -19,8 +19,8 @@ from sqlalchemy import Engine, create_engine, make_url
 
 from app.config import Settings
 from app.data.engine import make_engine
+from app.data.version import VersionReader
 from app.main import PROJECT_ROOT, create_app
-from app.middleware.caching import DatasetVersion
 from seed.loader import load_file
 
 # Set by .ci/run for its second pass: the whole suite then runs on PostgreSQL, each test on a
@@ -159,19 +159,19 @@ def dispose_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     import app.main
 
     engines: list[Engine] = []
-    trackers: list[DatasetVersion] = []
+    trackers: list[VersionReader] = []
 
     def make_and_remember(*args, **kwargs):  # type: ignore[no-untyped-def]
         engine = make_engine(*args, **kwargs)
         engines.append(engine)
         return engine
 
-    def track_and_remember(engine: Engine) -> DatasetVersion:
-        trackers.append(DatasetVersion(engine))
+    def track_and_remember(engine: Engine) -> VersionReader:
+        trackers.append(VersionReader(engine))
         return trackers[-1]
 
     monkeypatch.setattr(app.main, "make_engine", make_and_remember)
-    monkeypatch.setattr(app.main, "DatasetVersion", track_and_remember)
+    monkeypatch.setattr(app.main, "VersionReader", track_and_remember)
     yield
     for tracker in trackers:
         tracker.close()

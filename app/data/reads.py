@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from app.data import tables as m
 from app.data.paging import Cursor, SortKey, beyond_key, key_of, ordering
 from app.data.provenance import CONTEXT_LENGTH
-from app.data.registry import BY_NAME, COLLECTIONS, Collection, LinkedList
+from app.data.registry import BY_NAME, COLLECTIONS, Collection, ListField
 
 Entity = dict[str, Any]
 
@@ -27,9 +27,7 @@ Entity = dict[str, Any]
 EntityIds = Sequence[str] | Select[Any]
 
 
-def _linked_values(
-    session: Session, link: LinkedList, owner_ids: EntityIds
-) -> dict[str, list[str]]:
+def _linked_values(session: Session, link: ListField, owner_ids: EntityIds) -> dict[str, list[str]]:
     owner, value = getattr(link.table, link.owner), getattr(link.table, link.value)
     statement = select(owner, value).where(owner.in_(owner_ids)).order_by(value)
     rows = session.connection().execute(statement).all()

@@ -33,7 +33,7 @@ def country_ids(code: str) -> Select[Any]:
 
 
 @dataclass(frozen=True)
-class LinkedList:
+class ListField:
     """A list-valued field kept in an association table: `field` lists `value` per `owner`."""
 
     field: str
@@ -75,7 +75,7 @@ class Collection:
     sortable: tuple[str, ...]
     default_sort: tuple[str, ...] = ("id",)
     filters: Mapping[str, Filter] = field(default_factory=dict)
-    lists: tuple[LinkedList, ...] = ()
+    lists: tuple[ListField, ...] = ()
     # The detail view's shape and the related entities it embeds, when it has more than an item.
     detail: type[BaseModel] | None = None
     embeds: tuple["Embed", ...] = ()
@@ -107,13 +107,11 @@ class Collection:
         return self.id_column == key
 
 
-SUMMIT_PARTICIPANTS = LinkedList("participants", m.SummitParticipant, "summit_id", "country_id")
-SUMMIT_ATTENDEES = LinkedList("attendees", m.SummitAttendee, "summit_id", "person_id")
-AGREEMENT_SIGNATORIES = LinkedList(
-    "signatories", m.AgreementSignatory, "agreement_id", "country_id"
-)
-TRADE_PARTNERS = LinkedList("partners", m.TradeStatisticPartner, "trade_statistic_id", "country_id")
-COMMITMENT_PARTIES = LinkedList("parties", m.CommitmentParty, "commitment_id", "country_id")
+SUMMIT_PARTICIPANTS = ListField("participants", m.SummitParticipant, "summit_id", "country_id")
+SUMMIT_ATTENDEES = ListField("attendees", m.SummitAttendee, "summit_id", "person_id")
+AGREEMENT_SIGNATORIES = ListField("signatories", m.AgreementSignatory, "agreement_id", "country_id")
+TRADE_PARTNERS = ListField("partners", m.TradeStatisticPartner, "trade_statistic_id", "country_id")
+COMMITMENT_PARTIES = ListField("parties", m.CommitmentParty, "commitment_id", "country_id")
 
 
 def _country_by_code(code: str) -> ColumnElement[bool]:
@@ -344,7 +342,7 @@ COLLECTIONS: tuple[Collection, ...] = (
 BY_NAME: dict[str, Collection] = {collection.name: collection for collection in COLLECTIONS}
 # Each collection by its table, and by the association tables of its list-valued fields.
 BY_TABLE: dict[Table, Collection] = {m.table_of(c.table): c for c in COLLECTIONS}
-LIST_BY_TABLE: dict[Table, tuple[Collection, LinkedList]] = {
+LIST_BY_TABLE: dict[Table, tuple[Collection, ListField]] = {
     m.table_of(link.table): (c, link) for c in COLLECTIONS for link in c.lists
 }
 # The collection whose entities hold the texts that citations quote.
