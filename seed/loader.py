@@ -146,13 +146,16 @@ def _check_speakers(session: Session, dataset: Dataset, label: str) -> None:
 
 
 def _check_references(session: Session, dataset: Dataset, label: str) -> None:
-    """Once every record is written, each reference names something (a reference the database
-    checks only at commit included) and each record keeps its collection's rules."""
+    """Once every record is written, each reference the database checks only at commit names
+    something (the others were checked as each row was written), and each record keeps its
+    collection's rules."""
     for collection in COLLECTIONS:
         for entity in dataset.get(collection.name, []):
             problems = [
                 f"{name}: there is no {what} {value!r}"
-                for name, value, what in missing_references(session, collection, entity)
+                for name, value, what in missing_references(
+                    session, collection, entity, deferred_only=True
+                )
             ]
             problems += [
                 f"{name}: {detail}"

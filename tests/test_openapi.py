@@ -40,6 +40,20 @@ async def test_examples_are_the_served_data(client):
     assert "HTTPValidationError" not in document["components"]["schemas"]
 
 
+@pytest.mark.parametrize(
+    ("path", "served"),
+    [
+        ("/api/v1/timeline", "/api/v1/timeline?limit=1"),
+        ("/api/v1/search", "/api/v1/search?q=Astana&limit=1"),
+        ("/api/v1/sources/{id}/annotations", "/api/v1/sources/article/annotations?limit=1"),
+    ],
+)
+async def test_dataset_examples_are_the_served_first_page(client, path, served):
+    document = (await client.get("/openapi.json")).json()
+    ok = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    assert ok["example"] == (await client.get(served)).json()
+
+
 async def test_csv_and_sparse_fieldsets_are_documented(client):
     document = (await client.get("/openapi.json")).json()
     listing = document["paths"]["/api/v1/countries"]["get"]

@@ -11,13 +11,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.api.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
 from app.api.rendering import CSV_CONTENT
-from app.api.routes.annotations import Annotation, with_urls
-from app.api.routes.dataset import TimelineEvent, timeline_events
+from app.api.routes.annotations import Annotation
+from app.api.routes.dataset import SearchHit, TimelineEvent, search_hits, timeline_events
+from app.api.urls import with_url
 from app.config import API_PREFIX
 from app.data.engine import Database
 from app.data.reads import export, get_detail, list_page, source_annotations
 from app.data.registry import COLLECTIONS
-from app.data.search import query_words, search
+from app.data.search import query_words
 
 
 def _examples(database: Database) -> dict[str | tuple[str, str], Any]:
@@ -48,13 +49,13 @@ def _examples(database: Database) -> dict[str | tuple[str, str], Any]:
 def _dataset_examples(database: Database) -> dict[str | tuple[str, str], Any]:
     with database.session() as session:
         events = timeline_events(session)
-        hits, total = search(session, query_words("Astana"), limit=1, offset=0)
+        hits, total = search_hits(session, query_words("Astana"), limit=1, offset=0)
         document = export(session)
         annotations, annotated = source_annotations(session, "article", limit=1, offset=0)
     page = {"total": len(events), "limit": 1, "offset": 0}
     return {
         f"{API_PREFIX}/sources/{{id}}/annotations": {
-            "items": [Annotation.model_validate(a).model_dump() for a in with_urls(annotations)],
+            "items": [Annotation.model_validate(with_url(a)).model_dump() for a in annotations],
             "total": annotated,
             "limit": 1,
             "offset": 0,
@@ -63,7 +64,12 @@ def _dataset_examples(database: Database) -> dict[str | tuple[str, str], Any]:
             "items": [TimelineEvent.model_validate(e).model_dump() for e in events[:1]],
             **page,
         },
-        f"{API_PREFIX}/search": {"items": hits, "total": total, "limit": 1, "offset": 0},
+        f"{API_PREFIX}/search": {
+            "items": [SearchHit.model_validate(hit).model_dump() for hit in hits],
+            "total": total,
+            "limit": 1,
+            "offset": 0,
+        },
         f"{API_PREFIX}/export": to_jsonable_python(document),
     }
 

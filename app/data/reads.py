@@ -48,43 +48,38 @@ def _context_columns(citation: Any, text: Any) -> tuple[Any, Any]:
     return prefix, func.substr(text, citation.end + 1, length)
 
 
+def _quoting(*leading: Any) -> Select[Any]:
+    """A select of citations joined to the source they quote: the `leading` columns, then
+    each citation as the API shows it (`source`, `quote`, offsets, `fields`, `said_by`, and
+    `prefix` and `suffix` cut from the text)."""
+    citation = m.table_of(m.Citation).c
+    source = m.table_of(m.Source).c
+    prefix, suffix = _context_columns(citation, source.text)
+    return sa.select(  # sqlmodel's select is typed for at most four columns
+        *leading,
+        citation.source_id.label("source"),
+        citation.quote,
+        citation.start,
+        citation.end,
+        citation.fields,
+        citation.said_by,
+        prefix.label("prefix"),
+        suffix.label("suffix"),
+    ).join_from(m.Citation, m.Source, citation.source_id == source.id)
+
+
 def _citations(
     session: Session, collection: str, entity_ids: EntityIds
 ) -> dict[str, list[dict[str, Any]]]:
     citation = m.table_of(m.Citation).c
-    source = m.table_of(m.Source).c
-    prefix, suffix = _context_columns(citation, source.text)
     statement = (
-        sa.select(  # sqlmodel's select is typed for at most four columns
-            citation.entity_id,
-            citation.source_id,
-            citation.quote,
-            citation.start,
-            citation.end,
-            citation.fields,
-            citation.said_by,
-            prefix,
-            suffix,
-        )
-        .join_from(m.Citation, m.Source, citation.source_id == source.id)
+        _quoting(citation.entity_id)
         .where(citation.collection == collection, citation.entity_id.in_(entity_ids))
         .order_by(citation.entity_id, citation.position)
     )
     citations: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in session.connection().execute(statement).all():
-        entity_id, source_id, quote, start, end, fields, said_by, before, after = row
-        citations[entity_id].append(
-            {
-                "source": source_id,
-                "quote": quote,
-                "start": start,
-                "end": end,
-                "fields": fields,
-                "said_by": said_by,
-                "prefix": before,
-                "suffix": after,
-            }
-        )
+    for row in _table_rows(session, statement):
+        citations[row.pop("entity_id")].append(row)
     return citations
 
 
@@ -318,23 +313,10 @@ def source_annotations(
     """Every citation into the source `source_id`, in the order of the text, and their total:
     each with the collection (`type`) and id of the entity that cites, and its URL `key`."""
     citation = m.table_of(m.Citation).c
-    source = m.table_of(m.Source).c
-    prefix, suffix = _context_columns(citation, source.text)
     condition = citation.source_id == source_id
     total = session.connection().execute(select(func.count()).where(condition)).scalar_one()
     statement = (
-        sa.select(  # sqlmodel's select is typed for at most four columns
-            citation.collection.label("type"),
-            citation.entity_id.label("id"),
-            citation.start,
-            citation.end,
-            citation.quote,
-            citation.fields,
-            citation.said_by,
-            prefix.label("prefix"),
-            suffix.label("suffix"),
-        )
-        .join_from(m.Citation, m.Source, citation.source_id == source.id)
+        _quoting(citation.collection.label("type"), citation.entity_id.label("id"))
         .where(condition)
         .order_by(
             citation.start.asc().nulls_first(),

@@ -166,16 +166,18 @@ def referrers(
 
 
 def missing_references(
-    session: Session, collection: Collection, entity: Entity
+    session: Session, collection: Collection, entity: Entity, *, deferred_only: bool = False
 ) -> list[tuple[str, Any, str]]:
     """The fields of `entity` that name nothing (a host country, a signatory, a summit number
-    that does not exist), as (field, value, what it should name)."""
+    that does not exist), as (field, value, what it should name); with `deferred_only`, only
+    those the database checks at commit rather than as each row is written."""
     checks: list[tuple[str, Any, Any]] = []  # (field, value, referred column)
     for key in m.table_of(collection.table).foreign_keys:
         value = entity.get(key.parent.name)
-        if value is not None:
+        if value is not None and (key.deferrable or not deferred_only):
             checks.append((key.parent.name, value, key.column))
-    for link in collection.lists:
+    # An association table's keys are never deferred.
+    for link in () if deferred_only else collection.lists:
         (key,) = [k for k in m.table_of(link.table).foreign_keys if k.parent.name == link.value]
         checks.extend((link.field, value, key.column) for value in entity.get(link.field, []))
     return [

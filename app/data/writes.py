@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.data import search
 from app.data import tables as m
@@ -129,7 +129,8 @@ def _resolve_citations(session: Session, entity: Entity) -> None:
     if "sources" not in entity:
         return
     texts = dict(session.exec(select(m.Source.id, m.Source.text)).all())
-    people = set(session.exec(select(m.Person.id)).all())
+    speakers = {c["said_by"] for c in entity["sources"] if c.get("said_by") is not None}
+    people = set(session.exec(select(m.Person.id).where(col(m.Person.id).in_(speakers))).all())
     resolved, errors = [], []
     for index, citation in enumerate(entity["sources"]):
         try:

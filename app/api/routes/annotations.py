@@ -1,7 +1,7 @@
 """`GET /sources/{id}/annotations`: the reverse view of citations, from a source's text to
 the entities its passages support."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -39,11 +39,6 @@ class _AnnotationsQuery(PageQuery, FieldsQuery):
 AnnotationsQuery = documented_query(_AnnotationsQuery, fields_of=Annotation)
 
 
-def with_urls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Annotations as the data layer reads them, each with the URL of the entity that cites."""
-    return [with_url(row) for row in rows]
-
-
 @router.get(
     "/sources/{id}/annotations",
     response_model=Page[Annotation],
@@ -69,7 +64,7 @@ async def list_source_annotations(
     return page_response(
         request,
         Annotation,
-        Window.at_offset(with_urls(rows), total, query.offset),
+        Window.at_offset([with_url(row) for row in rows], total, query.offset),
         limit=query.limit,
         fields=fields,
         format_=query.format,

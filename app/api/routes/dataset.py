@@ -67,6 +67,14 @@ class SearchHit(BaseModel):
     url: str
 
 
+def search_hits(
+    session: Session, words: list[str], *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Search as the API shows it: each hit with its entity's URL, and the total."""
+    hits, total = search.search(session, words, limit=limit, offset=offset)
+    return [with_url(hit) for hit in hits], total
+
+
 TimelineQuery = documented_query(_TimelineQuery, fields_of=TimelineEvent)
 SearchQuery = documented_query(_SearchQuery, fields_of=SearchHit)
 
@@ -108,8 +116,7 @@ async def search_dataset(request: Request, database: DatabaseDep, query: _Search
     if not words:
         raise bad_parameter("q", "must contain at least one word")
     with database.session() as session:
-        found, total = search.search(session, words, limit=query.limit, offset=query.offset)
-    hits = [with_url(hit) for hit in found]
+        hits, total = search_hits(session, words, limit=query.limit, offset=query.offset)
     return page_response(
         request,
         SearchHit,
