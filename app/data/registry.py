@@ -7,7 +7,7 @@ what this module declares.
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -62,6 +62,22 @@ class Embed:
     related: Callable[[Mapping[str, Any]], ColumnElement[bool]]
 
 
+# Finds the entity of another collection (by its table) that a key from a field names.
+Related = Callable[[type[SQLModel], Any], Mapping[str, Any]]
+# The events an entity puts on the timeline: each its `date`, `title` and, as needed,
+# `end_date` and `note` (how a derived date was derived).
+EventsOf = Callable[[Mapping[str, Any], Related], Iterable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class OnTimeline:
+    """How a collection's entities appear on the timeline; on one date, a lower `rank` comes
+    first (an event before what happened at it: the summit before its signings)."""
+
+    events: EventsOf
+    rank: int
+
+
 @dataclass(frozen=True)
 class Collection:
     """One collection of the API and everything the generic machinery needs to serve it."""
@@ -93,6 +109,7 @@ class Collection:
     # a quote that stands on it).
     quoted: bool = False
     rules: tuple[Rule, ...] = ()
+    timeline: OnTimeline | None = None
 
     @property
     def id_column(self) -> ColumnElement[str]:
@@ -161,6 +178,45 @@ def _year_of(column: Any) -> Filter:
 
 def _of_summit(table: Any) -> Callable[[Mapping[str, Any]], ColumnElement[bool]]:
     return lambda summit: table.summit == summit["number"]
+
+
+def _established(mechanism: Mapping[str, Any], _: Related) -> Iterable[dict[str, Any]]:
+    yield {"date": mechanism["established"], "title": f"{mechanism['name']} established"}
+
+
+def _held(summit: Mapping[str, Any], _: Related) -> Iterable[dict[str, Any]]:
+    yield {**_dates_of(summit), "title": summit["name"]}
+
+
+def _signed(agreement: Mapping[str, Any], related: Related) -> Iterable[dict[str, Any]]:
+    summit = related(m.Summit, agreement["summit"])
+    yield {
+        **_dates_of(summit),
+        "title": f"Signing of the {agreement['title']}",
+        "note": f"Dated by the summit at which it was signed ({summit['name']}).",
+    }
+
+
+def _dates_of(summit: Mapping[str, Any]) -> dict[str, str]:
+    return {"date": summit["start_date"].isoformat(), "end_date": summit["end_date"].isoformat()}
+
+
+def _runs(commitment: Mapping[str, Any], _: Related) -> Iterable[dict[str, Any]]:
+    if commitment["start"]:
+        yield {
+            "date": commitment["start"],
+            "end_date": commitment["end"],
+            "title": commitment["title"],
+        }
+
+
+def _record_high(statistic: Mapping[str, Any], _: Related) -> Iterable[dict[str, Any]]:
+    if statistic["record_high"]:
+        yield {"date": str(statistic["year"]), "title": f"Record high: {_trade_title(statistic)}"}
+
+
+def _trade_title(statistic: Mapping[str, Any]) -> str:
+    return f"China–Central Asia trade {statistic['year']}: {statistic['value_as_stated']}"
 
 
 COLLECTIONS: tuple[Collection, ...] = (
@@ -242,6 +298,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         path_param="number",
         url_key="number",
         find_by_key=_summit_by_number_or_slug,
+        timeline=OnTimeline(_held, rank=1),
         description="The China–Central Asia summits, by number.",
     ),
     Collection(
@@ -253,6 +310,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         title=itemgetter("name"),
         sortable=("id",),
         singleton=True,
+        timeline=OnTimeline(_established, rank=0),
         description="The summit mechanism.",
     ),
     Collection(
@@ -270,6 +328,7 @@ COLLECTIONS: tuple[Collection, ...] = (
             ),
         },
         lists=(AGREEMENT_SIGNATORIES,),
+        timeline=OnTimeline(_signed, rank=2),
         description="Agreements signed at the summits.",
     ),
     Collection(
@@ -288,7 +347,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         table=m.TradeStatistic,
         public=m.TradeStatisticPublic,
         create=m.TradeStatisticIn,
-        title=lambda t: f"China–Central Asia trade {t['year']}: {t['value_as_stated']}",
+        title=_trade_title,
         sortable=("id", "year", "reporter", "flow", "value", "currency", "change_percent"),
         default_sort=("year", "id"),
         filters={
@@ -302,6 +361,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         },
         lists=(TRADE_PARTNERS,),
         rules=(_restates_an_original,),
+        timeline=OnTimeline(_record_high, rank=4),
         description="Trade figures, each in one currency.",
     ),
     Collection(
@@ -335,6 +395,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         title=itemgetter("title"),
         sortable=("id", "title", "kind", "summit", "quantity", "start", "end"),
         lists=(COMMITMENT_PARTIES,),
+        timeline=OnTimeline(_runs, rank=3),
         description="Everything else pledged, designated, agreed or achieved.",
     ),
 )
@@ -345,5 +406,11 @@ BY_TABLE: dict[Table, Collection] = {m.table_of(c.table): c for c in COLLECTIONS
 LIST_BY_TABLE: dict[Table, tuple[Collection, ListField]] = {
     m.table_of(link.table): (c, link) for c in COLLECTIONS for link in c.lists
 }
+# The collections whose entities appear on the timeline, in the order of their events on a date.
+ON_TIMELINE: tuple[Collection, ...] = tuple(
+    sorted(
+        (c for c in COLLECTIONS if c.timeline), key=lambda c: c.timeline.rank if c.timeline else 0
+    )
+)
 # The collection whose entities hold the texts that citations quote.
 (QUOTED,) = [c for c in COLLECTIONS if c.quoted]

@@ -1,13 +1,18 @@
-"""The timeline: every dated event the data holds, in date order."""
+"""The timeline: every dated event the data holds, in date order.
 
-from collections.abc import Iterator
+Which collections put events on it, and which events, is declared in the registry
+(`Collection.timeline`); this module gathers and orders them.
+"""
+
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
+from app.data import tables as m
 from app.data.reads import Entity, all_entities
-from app.data.registry import BY_NAME
+from app.data.registry import BY_TABLE, ON_TIMELINE, Collection
 
 
 @dataclass(frozen=True)
@@ -24,64 +29,36 @@ class TimelineEvent:
     note: str | None = None  # how a derived date was derived
 
 
-def _event(collection: str, entity: Entity, **values: Any) -> TimelineEvent:
-    key = entity[BY_NAME[collection].url_key]
-    return TimelineEvent(type=collection, id=entity["id"], key=key, **values)
+class _Related:
+    """Entities of other collections by their key, each collection read once when first asked."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._by_key: dict[str, dict[Any, Entity]] = {}
+
+    def __call__(self, table: type[SQLModel], key: Any) -> Mapping[str, Any]:
+        collection = BY_TABLE[m.table_of(table)]
+        if collection.name not in self._by_key:
+            entities = all_entities(self._session, collection)
+            self._by_key[collection.name] = {e[collection.url_key]: e for e in entities}
+        return self._by_key[collection.name][key]
 
 
-def _events(session: Session) -> Iterator[TimelineEvent]:
-    summits = {s["number"]: s for s in all_entities(session, BY_NAME["summits"])}
-    for mechanism in all_entities(session, BY_NAME["mechanism"]):
-        yield _event(
-            "mechanism",
-            mechanism,
-            date=mechanism["established"],
-            title=f"{mechanism['name']} established",
-        )
-    for summit in summits.values():
-        yield _event(
-            "summits",
-            summit,
-            date=summit["start_date"].isoformat(),
-            end_date=summit["end_date"].isoformat(),
-            title=summit["name"],
-        )
-    for agreement in all_entities(session, BY_NAME["agreements"]):
-        summit = summits[agreement["summit"]]
-        yield _event(
-            "agreements",
-            agreement,
-            date=summit["start_date"].isoformat(),
-            end_date=summit["end_date"].isoformat(),
-            title=f"Signing of the {agreement['title']}",
-            note=f"Dated by the summit at which it was signed ({summit['name']}).",
-        )
-    for commitment in all_entities(session, BY_NAME["commitments"]):
-        if commitment["start"]:
-            yield _event(
-                "commitments",
-                commitment,
-                date=commitment["start"],
-                end_date=commitment["end"],
-                title=commitment["title"],
-            )
-    trade = BY_NAME["trade-statistics"]
-    for statistic in all_entities(session, trade):
-        if statistic["record_high"]:
-            yield _event(
-                "trade-statistics",
-                statistic,
-                date=str(statistic["year"]),
-                title=f"Record high: {trade.title(statistic)}",
-            )
-
-
-# On the same date, an event comes before what happened at it: the summit before its signings.
-KIND_ORDER = ["mechanism", "summits", "agreements", "commitments", "trade-statistics"]
+def _events_of(
+    collection: Collection, session: Session, related: _Related
+) -> Iterator[TimelineEvent]:
+    assert collection.timeline is not None
+    for entity in all_entities(session, collection):
+        for values in collection.timeline.events(entity, related):
+            key = entity[collection.url_key]
+            yield TimelineEvent(type=collection.name, id=entity["id"], key=key, **values)
 
 
 def timeline(session: Session, *, type_: str | None = None) -> list[TimelineEvent]:
     """Every event (or those about collection `type_`), earliest first; a year or a month sorts
     before the days within it."""
-    events = [e for e in _events(session) if type_ is None or e.type == type_]
-    return sorted(events, key=lambda e: (e.date, KIND_ORDER.index(e.type), e.end_date or "", e.id))
+    related = _Related(session)
+    chosen = [c for c in ON_TIMELINE if type_ is None or c.name == type_]
+    events = [event for c in chosen for event in _events_of(c, session, related)]
+    order = [c.name for c in ON_TIMELINE]
+    return sorted(events, key=lambda e: (e.date, order.index(e.type), e.end_date or "", e.id))

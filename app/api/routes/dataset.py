@@ -23,14 +23,14 @@ from app.api.rendering import (
 from app.api.urls import with_url
 from app.data import search, timeline
 from app.data.reads import Window, entity_batches, export
-from app.data.registry import BY_NAME, COLLECTIONS
+from app.data.registry import BY_NAME, COLLECTIONS, ON_TIMELINE
 
 router = APIRouter()
 
 
 class _TimelineQuery(PageQuery, FieldsQuery):
     # A Literal of values known at start-up: FastAPI documents and checks it; mypy cannot.
-    type: Literal[tuple(timeline.KIND_ORDER)] | None = Field(  # type: ignore[valid-type]
+    type: Literal[tuple(c.name for c in ON_TIMELINE)] | None = Field(  # type: ignore[valid-type]
         None, description="Only events about this collection."
     )
 
