@@ -4,6 +4,7 @@ Migrating and seeding happen once per run into a template file; each test then w
 so tests are isolated without paying for the migrations every time.
 """
 
+import json
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -21,10 +22,12 @@ from app.config import Settings
 from app.data.engine import make_engine
 from app.data.version import VersionReader
 from app.main import PROJECT_ROOT, create_app
-from seed.loader import load_file
+from seed.loader import DEFAULT_FILE, load_file
 
 # Set by .ci/run for its second pass: the whole suite then runs on PostgreSQL, each test on a
 # database of its own made from a migrated, seeded template (CREATE DATABASE ... TEMPLATE).
+# Files the tests read: exports written by earlier versions of the service.
+FIXTURES = Path(__file__).with_name("fixtures")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 BACKEND = "postgresql" if POSTGRES_URL else "sqlite"
 
@@ -177,3 +180,24 @@ def dispose_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         tracker.close()
     for engine in engines:
         engine.dispose()
+
+
+def assert_problem(response, status: int) -> dict:
+    """Checks that `response` is an RFC 9457 problem with `status` and no trace; its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == status
+    assert {"type", "title", "status", "detail"} <= problem.keys()
+    assert "Traceback" not in response.text
+    return problem
+
+
+def edited_seed(tmp_path: Path, edit) -> Path:
+    """A copy of the seed file (and the article beside it) with `edit` applied to its data."""
+    data = json.loads(DEFAULT_FILE.read_text(encoding="utf-8"))
+    edit(data)
+    shutil.copy(DEFAULT_FILE.with_name("source-document.txt"), tmp_path)
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path

@@ -1,8 +1,6 @@
 """The coverage rule at every door: the seed loader and the writes refuse provenance that is
 missing or malformed, name what is wrong, and write nothing."""
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session
@@ -13,9 +11,7 @@ from app.data.reads import get_entity
 from app.data.registry import BY_NAME
 from app.data.rows import Outcome
 from seed.loader import SeedError, load, load_file, parse
-from tests.conftest import migrate
-from tests.test_errors import assert_problem
-from tests.test_seed import edited_seed
+from tests.conftest import FIXTURES, assert_problem, edited_seed, migrate
 
 TRADE = BY_NAME["trade-statistics"]
 RECORD = {
@@ -161,7 +157,7 @@ def test_the_loader_refuses_unsupported_or_malformed_provenance_and_writes_nothi
 def test_an_export_from_before_field_level_provenance_still_loads(empty_database_url):
     migrate(empty_database_url)
     engine = make_engine(empty_database_url)
-    report = load(engine, parse(Path(__file__).with_name("data") / "export-before-provenance.json"))
+    report = load(engine, parse(FIXTURES / "export-before-provenance.json"))
     with Session(engine) as session:
         entity = get_entity(session, TRADE, "kazakhstan-trade-2023")  # written then, by the API
     engine.dispose()

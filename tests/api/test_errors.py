@@ -4,17 +4,9 @@ from urllib.parse import unquote
 
 import pytest
 
+from tests.conftest import assert_problem
+
 pytestmark = pytest.mark.anyio
-
-
-def assert_problem(response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
-    assert problem["status"] == status
-    assert {"type", "title", "status", "detail"} <= problem.keys()
-    assert "Traceback" not in response.text
-    return problem
 
 
 @pytest.mark.parametrize(

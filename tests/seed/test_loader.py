@@ -1,17 +1,15 @@
 """The seed loader: a pure parse step and a load step that is all-or-nothing and idempotent."""
 
-import json
 import re
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from app.main import PROJECT_ROOT
 from seed.loader import DEFAULT_FILE, SeedError, load, load_file, parse
+from tests.conftest import edited_seed
 
 
 def counts(engine) -> dict[str, int]:
@@ -20,16 +18,6 @@ def counts(engine) -> dict[str, int]:
             table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
             for table in ("country", "summit", "citation", "summit_participant")
         }
-
-
-def edited_seed(tmp_path: Path, edit) -> Path:
-    """A copy of the seed file (and the article beside it) with `edit` applied to its data."""
-    data = json.loads(DEFAULT_FILE.read_text(encoding="utf-8"))
-    edit(data)
-    shutil.copy(DEFAULT_FILE.with_name("source-document.txt"), tmp_path)
-    path = tmp_path / "data.json"
-    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    return path
 
 
 def test_parse_pins_every_quote_to_its_offsets():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.test_errors import assert_problem
+from tests.conftest import assert_problem
 
 pytestmark = pytest.mark.anyio
 

@@ -7,8 +7,7 @@ import pytest
 from app.config import Settings
 from app.main import create_app
 from seed.loader import load, parse
-from tests.conftest import BOT_KEY, EDITOR_KEY, app_client, migrate
-from tests.test_errors import assert_problem
+from tests.conftest import BOT_KEY, EDITOR_KEY, app_client, assert_problem, migrate
 
 pytestmark = pytest.mark.anyio
 

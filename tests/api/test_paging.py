@@ -12,7 +12,7 @@ from sqlmodel import Session
 from app.api.parameters import MAX_OFFSET
 from app.data.reads import entity_batches, list_page
 from app.data.registry import COLLECTIONS
-from tests.test_errors import assert_problem
+from tests.conftest import assert_problem
 
 pytestmark = pytest.mark.anyio
 

@@ -21,7 +21,8 @@ from app.data.engine import make_engine
 from app.data.registry import COLLECTIONS
 from app.data.tables import metadata
 from app.main import PROJECT_ROOT, create_app, schema_head
-from tests.conftest import BACKEND, app_client, migrate
+from seed.loader import DEFAULT_FILE
+from tests.conftest import BACKEND, FIXTURES, app_client, migrate
 
 
 def test_migrations_produce_exactly_the_models_schema(empty_database_url):
@@ -100,7 +101,7 @@ def test_replicas_starting_together_migrate_once(empty_database_url):
 
 
 BEFORE_PROVENANCE = "5d7a9e31c042"
-OLD_EXPORT = Path(__file__).with_name("data") / "export-before-provenance.json"
+OLD_EXPORT = FIXTURES / "export-before-provenance.json"
 
 
 def _insert_as_it_was(url: str, export: dict) -> None:
@@ -199,3 +200,37 @@ async def test_a_database_from_before_field_level_provenance_is_carried_forward(
     citation = written["sources"][0]
     assert citation["prefix"] == article[citation["start"] - 32 : citation["start"]]
     assert citation["prefix"].endswith("tangible outcomes. Meanwhile, ")
+
+
+def _search_rows(url: str) -> list[tuple]:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        columns = [c["name"] for c in inspect(connection).get_columns("search_index")]
+        kept = [c for c in ("type", "entity_id", "url", "title", "body") if c in columns]
+        query = f"SELECT {', '.join(kept)} FROM search_index ORDER BY type, entity_id"
+        rows = [tuple(row) for row in connection.execute(text(query))]
+    engine.dispose()
+    return rows
+
+
+@pytest.mark.anyio
+async def test_the_search_index_is_carried_across_the_removal_of_its_urls(database_url):
+    """Down to the revision whose index kept URLs and up again: every indexed row survives both
+    ways, with a URL that serves its entity on the way down and none on the way up."""
+    seeded = _search_rows(database_url)
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.attributes["database_url"] = database_url
+    command.downgrade(config, "2c7f17dc4e36")
+    with_urls = _search_rows(database_url)
+    seed = json.loads(DEFAULT_FILE.read_text(encoding="utf-8"))
+    entities = sum(len(seed[c.name]) for c in COLLECTIONS)
+    assert len(with_urls) == len(seeded) == entities == 40  # one row per entity
+    assert [(t, i, ti, b) for t, i, _, ti, b in with_urls] == seeded
+    assert ("countries", "CHN", "/api/v1/countries/CHN") in {row[:3] for row in with_urls}
+    migrate(database_url)
+    assert _search_rows(database_url) == seeded
+    async with app_client(create_app(Settings(database_url=database_url))) as client:
+        for _, _, url, _, _ in with_urls[::9]:
+            assert (await client.get(url)).status_code == 200, url
+        hits = (await client.get("/api/v1/search?q=desertification")).json()["items"]
+    assert hits and all(hit["url"].startswith("/api/v1/") for hit in hits)

@@ -51,3 +51,14 @@ async def test_fastapis_opentelemetry_looks_for_a_provider_only_when_switched_on
         answer = await client.get("/api/v1/countries")
     assert answer.status_code == 200
     assert bool(looked_up) is enabled
+
+
+async def test_cached_answers_are_counted_in_the_metrics(client):
+    for _ in range(3):
+        await client.get("/api/v1/summits/2")
+    etag = (await client.get("/api/v1/summits/2")).headers["etag"]
+    await client.get("/api/v1/summits/2", headers={"If-None-Match": etag})
+    text = (await client.get("/metrics")).text
+    route = 'method="GET",route="/api/v1/summits/{number}"'
+    assert f'http_requests_total{{{route},status="200"}} 4.0' in text
+    assert f'http_requests_total{{{route},status="304"}} 1.0' in text
