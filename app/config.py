@@ -1,5 +1,6 @@
 """Configuration, read once from the environment."""
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated
 
@@ -8,6 +9,21 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 API_PREFIX = "/api/v1"
 MIN_SECRET_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A key that may write: its `name` is what the audit trail records. A key with a `scope`
+    writes only those collections and cannot read the audit trail; None: everything."""
+
+    name: str
+    secret: str
+    scope: frozenset[str] | None = None
+
+    def describe(self) -> str:
+        """What the key may do, for the start-up log: never the secret."""
+        reach = ", ".join(sorted(self.scope)) if self.scope else "every collection and /changes"
+        return f"{self.name} ({reach})"
 
 
 class Settings(BaseSettings):
@@ -32,6 +48,12 @@ class Settings(BaseSettings):
     # OpenTelemetry SDK. Off: the service has its own metrics and access log, and the check for
     # a configured provider costs every request a few microseconds.
     opentelemetry: bool = False
+    # Requests each client may send, as the `limits` library writes it (`600/minute`); a client
+    # is its API key's name, else its address. Empty: no limit.
+    rate_limit: str = ""
+    # Where the counts are kept: `memory://` (each process its own) or `redis://host:6379`
+    # (shared by every process and replica).
+    rate_limit_storage: str = "memory://"
     # Origins whose pages may read the API from a browser (CORS); "*" is any. Comma-separated
     # in the environment: CORS_ORIGINS=https://a.example,https://b.example
     cors_origins: Annotated[list[str], NoDecode] = ["*"]
@@ -43,20 +65,32 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
-    def api_keys(self) -> dict[str, str]:
-        """The configured keys as {name: secret}; a malformed entry is refused by name only."""
-        keys: dict[str, str] = {}
-        for position, pair in enumerate(self.summit_api_keys.get_secret_value().split(","), 1):
-            if not pair.strip():
-                continue
-            name, separator, secret = pair.strip().partition(":")
-            if not separator or not name or len(secret) < MIN_SECRET_LENGTH:
-                raise ValueError(
-                    f"SUMMIT_API_KEYS entry {position} must be name:secret with a secret of at"
-                    f" least {MIN_SECRET_LENGTH} characters"
-                )
-            keys[name] = secret
+    def api_keys(self) -> dict[str, ApiKey]:
+        """The configured keys by name, from `name:secret` or `name:secret:collection+collection`
+        entries; a malformed entry is refused by its position and name only."""
+        keys: dict[str, ApiKey] = {}
+        for position, entry in enumerate(self.summit_api_keys.get_secret_value().split(","), 1):
+            if entry.strip():
+                key = _parse_key(entry.strip(), position)
+                keys[key.name] = key
         return keys
+
+
+def _parse_key(entry: str, position: int) -> ApiKey:
+    name, _, rest = entry.partition(":")
+    secret, scoped, scope = rest.partition(":")
+    if not name or len(secret) < MIN_SECRET_LENGTH or ":" in scope:
+        raise ValueError(
+            f"SUMMIT_API_KEYS entry {position} must be name:secret or"
+            f" name:secret:collection+collection, with a secret of at least"
+            f" {MIN_SECRET_LENGTH} characters and no colon"
+        )
+    if not scoped:
+        return ApiKey(name, secret)
+    collections = frozenset(scope.split("+"))
+    if "" in collections:
+        raise ValueError(f"SUMMIT_API_KEYS entry {position} ({name}): name its collections")
+    return ApiKey(name, secret, collections)
 
 
 @lru_cache

@@ -203,13 +203,35 @@ def datasette_command() -> list[str] | None:
 # --- the parts of the run ---------------------------------------------------------------------
 
 
+REDIS = "redis://127.0.0.1:6379"
+
+
+def redis_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(7) == b"+PONG\r\n"
+    except OSError:
+        return False
+
+
+# A limit no run reaches: what is measured is the cost of counting, not of refusing.
+UNREACHED_LIMIT = "1000000000/minute"
+
+
 def small_dataset(report: list[str]) -> None:
     database = seeded_database(WORK / "summit.db")
+    factory = ["--factory", "app.main:create_app"]
+    limited = service_env(database, RATE_LIMIT=UNREACHED_LIMIT)
+    # Without a Redis the counts could not be kept there: that server would serve unlimited.
+    in_redis = redis_answers()
+    shared = {**limited, "RATE_LIMIT_STORAGE": REDIS} if in_redis else limited
+    where = "Redis" if in_redis else "memory, for want of a Redis"
     with (
-        serve(
-            ["--factory", "app.main:create_app"], env=service_env(database), ready="/readyz"
-        ) as app,
+        serve(factory, env=service_env(database), ready="/readyz") as app,
         serve(["bench.minimal_app:app"], env={}, ready="/api/v1/countries") as minimal,
+        serve(factory, env=limited, ready="/readyz") as counted_here,
+        serve(factory, env=shared, ready="/readyz") as counted_in_redis,
     ):
         etag = httpx.get(app.url + "/api/v1/countries").headers["etag"]
         loads = measure(
@@ -220,6 +242,14 @@ def small_dataset(report: list[str]) -> None:
                 "GET /api/v1/countries → 304": (
                     app.url + "/api/v1/countries",
                     {"If-None-Match": etag},
+                ),
+                "GET /api/v1/countries, rate limited (counts in memory)": (
+                    counted_here.url + "/api/v1/countries",
+                    {},
+                ),
+                f"GET /api/v1/countries, rate limited (counts in {where})": (
+                    counted_in_redis.url + "/api/v1/countries",
+                    {},
                 ),
             }
         )

@@ -5,9 +5,11 @@ so tests are isolated without paying for the migrations every time.
 """
 
 import json
+import logging
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +203,20 @@ def edited_seed(tmp_path: Path, edit) -> Path:
     path = tmp_path / "data.json"
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+@contextmanager
+def logged(logger: str) -> Iterator[list[str]]:
+    """The messages logger `logger` (and those below it) emits while the block runs."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = Collect()
+    logging.getLogger(logger).addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logging.getLogger(logger).removeHandler(handler)

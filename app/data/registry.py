@@ -110,6 +110,19 @@ class Collection:
     quoted: bool = False
     rules: tuple[Rule, ...] = ()
     timeline: OnTimeline | None = None
+    # The fields an id omitted in a POST is the slug of, where the title is not a natural key
+    # (empty: the title); a list's values in sorted order, so one set gives one id.
+    natural_key: tuple[str, ...] = ()
+
+    def derived_id_source(self, record: Mapping[str, Any]) -> str:
+        """The text an omitted id is the slug of; KeyError or TypeError when the record lacks
+        what it derives from."""
+        if not self.natural_key:
+            return self.title(record)
+        values = [record[name] for name in self.natural_key]
+        return " ".join(
+            " ".join(sorted(map(str, v))) if isinstance(v, list) else str(v) for v in values
+        )
 
     @property
     def id_column(self) -> ColumnElement[str]:
@@ -348,6 +361,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         public=m.TradeStatisticPublic,
         create=m.TradeStatisticIn,
         title=_trade_title,
+        natural_key=("reporter", "partners", "flow", "year", "currency"),
         sortable=("id", "year", "reporter", "flow", "value", "currency", "change_percent"),
         default_sort=("year", "id"),
         filters={

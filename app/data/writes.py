@@ -255,7 +255,7 @@ def _prepare(
         if record.get("id") is None:
             # Without what the id derives from, validation below names what is missing.
             with contextlib.suppress(KeyError, TypeError):
-                record["id"] = slugify(collection.title(record))
+                record["id"] = slugify(collection.derived_id_source(record))
         after = validate_record(collection, record)
         if get_entity(session, collection, after["id"]) is not None:
             raise WriteError("conflict", f"{collection.singular} {after['id']!r} already exists")

@@ -15,6 +15,7 @@ import secrets
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from json.encoder import encode_basestring_ascii as quote
 from logging.handlers import MemoryHandler
 from typing import Any
@@ -24,10 +25,17 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import Message, Receive, Scope, Send
 
 from app.api.route_table import template_of
-from app.config import Settings
+from app.config import ApiKey, Settings
+from app.data.registry import BY_NAME
 from app.middleware.asgi import HTTPMiddleware, header
 from app.middleware.caching import ConditionalGetMiddleware
 from app.middleware.metrics import UNMATCHED
+from app.middleware.rate_limit import (
+    RateLimitMiddleware,
+    answer_rate_limited,
+    limit_of,
+    storage_of,
+)
 from app.middleware.write_gate import WriteGateMiddleware
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -168,27 +176,60 @@ def configure_logging() -> None:
         service_log.setLevel(logging.INFO)
 
 
-EXPOSED_HEADERS = ["ETag", "Link", "X-Request-ID", "X-Dataset-Version", "Location"]
+EXPOSED_HEADERS = [
+    "ETag",
+    "Link",
+    "X-Request-ID",
+    "X-Dataset-Version",
+    "Location",
+    "RateLimit",
+    "RateLimit-Policy",
+    "Retry-After",
+]
+
+
+def _cors_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "allow_origins": settings.cors_origins,
+        "allow_credentials": False,
+        "allow_methods": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        "allow_headers": ["Authorization", "Content-Type", "If-None-Match", "X-Request-ID"],
+        "expose_headers": EXPOSED_HEADERS,
+        "max_age": 600,
+    }
+
+
+def _check_scopes(keys: Iterable[ApiKey]) -> None:
+    for key in keys:
+        unknown = sorted((key.scope or set()) - BY_NAME.keys())
+        if unknown:
+            raise ValueError(f"SUMMIT_API_KEYS: the key {key.name!r} names no collection {unknown}")
 
 
 def install(app: Any, settings: Settings) -> None:
     """Add the middleware stack to `app`; the last added runs first."""
     configure_logging()
     keys = settings.api_keys()
-    if not keys:
+    _check_scopes(keys.values())
+    if keys:
+        log.info("API keys: %s", "; ".join(key.describe() for key in keys.values()))
+    else:
         log.warning("writes are disabled: SUMMIT_API_KEYS is empty, every write answers 401")
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(WriteGateMiddleware, keys=keys, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(HeadAsGetMiddleware)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_credentials=False,
-        allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "If-None-Match", "X-Request-ID"],
-        expose_headers=EXPOSED_HEADERS,
-        max_age=600,
-    )
+    cors = _cors_options(settings)
+    app.add_middleware(CORSMiddleware, **cors)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(ConditionalGetMiddleware, cors_origins=settings.cors_origins)
+    if settings.rate_limit:
+        # A refusal carries the security and CORS headers every answer does.
+        refusal = SecurityHeadersMiddleware(CORSMiddleware(answer_rate_limited, **cors))
+        app.add_middleware(
+            RateLimitMiddleware,
+            limit=limit_of(settings.rate_limit),
+            storage=storage_of(settings.rate_limit_storage),
+            keys=keys,
+            refusal=refusal,
+        )
     app.add_middleware(RequestRecordMiddleware)

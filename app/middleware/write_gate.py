@@ -6,12 +6,13 @@ without doing anything, and every operation whose OpenAPI entry declares that it
 
 import hmac
 import logging
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.problems import Problem, problem_response
 from app.api.route_table import methods_at, needs_key
-from app.config import API_PREFIX
+from app.config import API_PREFIX, ApiKey
 from app.middleware.asgi import HTTPMiddleware, header
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -21,22 +22,27 @@ CHALLENGE = 'Bearer realm="summit-data"'
 log = logging.getLogger("app.middleware.write_gate")
 
 
-def key_name(authorization: str, keys: dict[str, str]) -> str | None:
-    """The name of the key `Authorization: Bearer <secret>` presents, or None. Every configured
-    secret is compared, in constant time, so the timing tells nothing about any of them."""
+def presented_key(authorization: str, keys: Mapping[str, ApiKey]) -> ApiKey | None:
+    """The key `Authorization: Bearer <secret>` presents, or None. Every configured secret is
+    compared, in constant time, so the timing tells nothing about any of them."""
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
         return None
     presented = token.strip().encode()
     found = None
-    for name, secret in keys.items():
-        if hmac.compare_digest(presented, secret.encode()):
-            found = name
+    for key in keys.values():
+        if hmac.compare_digest(presented, key.secret.encode()):
+            found = key
     return found
 
 
+def target_of(path: str) -> str:
+    """What an API path acts on: the collection (or `changes`) its first segment names."""
+    return path.removeprefix(f"{API_PREFIX}/").split("/", 1)[0]
+
+
 class WriteGateMiddleware(HTTPMiddleware):
-    def __init__(self, app: ASGIApp, *, keys: dict[str, str], max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, keys: Mapping[str, ApiKey], max_body_bytes: int) -> None:
         super().__init__(app)
         self.keys = keys
         self.max_body_bytes = max_body_bytes
@@ -49,11 +55,14 @@ class WriteGateMiddleware(HTTPMiddleware):
         if not is_write and not needs_key(scope["app"], method, path):
             await self.app(scope, receive, send)
             return
-        name = key_name(header(scope, b"authorization"), self.keys)
-        if name is None:
+        key = presented_key(header(scope, b"authorization"), self.keys)
+        if key is None:
             await self._refuse(scope, receive, send, self._unauthorized(scope))
             return
-        scope.setdefault("state", {})["api_key_name"] = name
+        if key.scope is not None and target_of(path) not in key.scope:
+            await self._refuse(scope, receive, send, _out_of_scope(key, method, path))
+            return
+        scope.setdefault("state", {})["api_key_name"] = key.name
         if is_write and method != "DELETE":
             problem = self._check_content_type(scope)
             body = None if problem else await self._read_body(receive)
@@ -106,6 +115,11 @@ class WriteGateMiddleware(HTTPMiddleware):
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, problem: Problem) -> None:
         await problem_response(problem)(scope, receive, send)
+
+
+def _out_of_scope(key: ApiKey, method: str, path: str) -> Problem:
+    reach = ", ".join(sorted(key.scope or ()))
+    return Problem(403, f"The API key {key.name!r} may write only {reach}: not {method} {path}.")
 
 
 def _has_route(scope: Scope) -> bool:

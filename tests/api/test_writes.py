@@ -97,6 +97,34 @@ async def test_post_creates_with_derived_id_location_and_offsets(writer):
     assert fetched.json() == created
 
 
+TRADE = {
+    "year": 2025,
+    "reporter": "CHN",
+    "partners": ["UZB", "KAZ"],
+    "flow": "export",
+    "value": 1,
+    "currency": "USD",
+    "sources": [{"source": "iso-4217", "fields": ["currency"]}],
+    "derivations": [MADE_UP],
+}
+
+
+async def test_a_record_without_a_title_takes_its_natural_key_as_id(writer):
+    created = await writer.post("/api/v1/trade-statistics", json=TRADE)
+    assert created.status_code == 201, created.text
+    assert created.json()["id"] == "chn-kaz-uzb-export-2025-usd"
+    assert created.headers["location"] == "/api/v1/trade-statistics/chn-kaz-uzb-export-2025-usd"
+    # The same figure again, its partners in another order: the same id, so a conflict.
+    again = await writer.post(
+        "/api/v1/trade-statistics", json={**TRADE, "partners": ["KAZ", "UZB"]}
+    )
+    assert "'chn-kaz-uzb-export-2025-usd' already exists" in assert_problem(again, 409)["detail"]
+    imports = await writer.post("/api/v1/trade-statistics", json={**TRADE, "flow": "import"})
+    assert imports.json()["id"] == "chn-kaz-uzb-import-2025-usd"
+    unnamed = await writer.post("/api/v1/trade-statistics", json=without(TRADE, "reporter"))
+    assert [e["pointer"] for e in assert_problem(unnamed, 422)["errors"]] == ["/reporter"]
+
+
 async def test_duplicate_id_is_409(writer):
     response = await writer.post(
         "/api/v1/commitments", json={**COMMITMENT, "id": "training-opportunities"}

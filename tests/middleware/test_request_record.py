@@ -2,9 +2,10 @@
 line per request."""
 
 import json
-import logging
 
 import pytest
+
+from tests.conftest import logged
 
 pytestmark = pytest.mark.anyio
 
@@ -21,19 +22,9 @@ async def test_request_id_is_kept_when_sane_and_made_otherwise(client):
 
 
 async def test_access_log_is_one_json_line_per_request(client):
-    lines: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(record.getMessage())
-
-    handler = Collect()
-    logging.getLogger("app.access").addHandler(handler)
-    try:
+    with logged("app.access") as lines:
         await client.get("/api/v1/summits/2", headers={"X-Request-ID": "log-test"})
         await client.get("/api/v1/summits/9")
-    finally:
-        logging.getLogger("app.access").removeHandler(handler)
     entries = [json.loads(line) for line in lines]
     assert len(entries) == 2
     first = entries[0]

@@ -32,7 +32,7 @@ ChangesQuery = documented_query(_ChangesQuery, fields_of=ChangePublic)
     response_model=Page[ChangePublic],
     summary="The audit trail of writes, newest first",
     operation_id="list_changes",
-    responses=documented(401),
+    responses=documented(401, 403),
 )
 @annotated(query=Annotated[ChangesQuery, Query()])
 async def get_changes(

@@ -16,14 +16,16 @@ from app.api.urls import url_of
 from app.data.registry import Collection
 from app.data.writes import Method, WriteError, write
 
-WRITE_ERRORS = documented(401, 404, 409, 413, 415, 422)
+WRITE_ERRORS = documented(401, 403, 404, 409, 413, 415, 422)
 
 
 def _create_body(collection: Collection) -> type[BaseModel]:
     """The collection's `In` model with `id` optional: POST derives it, PUT takes the URL's."""
-    overrides: dict[str, Any] = {
-        "id": (str | None, Field(None, description="Derived from the name or title if omitted."))
-    }
+    derived_from = ", ".join(f"`{name}`" for name in collection.natural_key) or "the name or title"
+    derived = (
+        f"Derived from {derived_from} if omitted (a slug); a POST of an id that exists is 409."
+    )
+    overrides: dict[str, Any] = {"id": (str | None, Field(None, description=derived))}
     if "text_file" in collection.create.model_fields:  # the seed file's, never a write's
         overrides["text_file"] = (None, Field(None, description="Not accepted: send `text`."))
     return create_model(
