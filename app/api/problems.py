@@ -12,10 +12,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.route_table import methods_at
+from app.data.engine import why_unavailable
 from app.data.writes import WriteError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -163,17 +164,24 @@ async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
 RETRY_AFTER_SECONDS = 5
 
 
-async def _handle_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """The database cannot be reached, or stayed locked past the busy timeout: a passing state
-    that a retry may get past, not a fault of the request."""
-    reason = getattr(exc, "orig", None) or type(exc).__name__  # the driver's words, no SQL
-    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, reason)
+UNAVAILABLE_DETAIL = {
+    "unmigrated": "The database is not migrated to this version of the service: a table or"
+    " column it needs is missing. Try again once the migrations have run.",
+    "unreachable": "The database cannot be reached just now; try again shortly.",
+}
+
+
+async def _handle_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A database that is down, locked, or behind the service's schema is a passing state that
+    a retry may get past (503), not a fault of the request; any other database error is ours."""
+    assert isinstance(exc, DBAPIError)
+    why = why_unavailable(exc)
+    if why is None:
+        return await _handle_unexpected(request, exc)
+    reason = exc.orig or type(exc).__name__  # the driver's words, no SQL
+    log.warning("database %s on %s %s: %s", why, request.method, request.url.path, reason)
     return problem_response(
-        Problem(
-            503,
-            "The database cannot be reached just now; try again shortly.",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+        Problem(503, UNAVAILABLE_DETAIL[why], headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     )
 
 
@@ -199,7 +207,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(WriteError, _handle_write_error)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
-    app.add_exception_handler(OperationalError, _handle_database_unavailable)
+    app.add_exception_handler(DBAPIError, _handle_database_error)
     app.add_exception_handler(Exception, _handle_unexpected)
 
 

@@ -8,8 +8,10 @@ exhausted however many requests are in flight (the failure of fastapi/fastapi#32
 import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from typing import Literal
 
 from sqlalchemy import Connection, Engine, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session, create_engine
 
 SQLITE_BEGIN = "sqlite_begin"
@@ -65,6 +67,27 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+# PostgreSQL's undefined_table and undefined_column; SQLite says it in words.
+SCHEMA_MISSING_SQLSTATES = frozenset({"42P01", "42703"})
+SCHEMA_MISSING_MESSAGES = ("no such table", "no such column")
+Unavailability = Literal["unmigrated", "unreachable"]
+
+
+def why_unavailable(error: DBAPIError) -> Unavailability | None:
+    """Why the database could not answer, when it is a state a retry may get past: `unmigrated`
+    (a table or column the query needs is missing) or `unreachable` (down, locked past the busy
+    timeout, the connection lost); None when the error is a fault of the query itself."""
+    driver_error = error.orig
+    sqlstate = getattr(driver_error, "sqlstate", None)
+    if sqlstate in SCHEMA_MISSING_SQLSTATES or str(driver_error).startswith(
+        SCHEMA_MISSING_MESSAGES
+    ):
+        return "unmigrated"
+    if isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated:
+        return "unreachable"
+    return None
 
 
 class Database:

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from dataclasses import asdict
+from itertools import chain
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -173,10 +174,17 @@ async def export_collection(
     def chunks() -> Iterator[str]:
         # One read transaction for the whole export: one state of the data, however long.
         with database.session() as session:
-            yield from csv_chunks(chosen.public, entity_batches(session, chosen))
+            batches = entity_batches(session, chosen)
+            first = next(batches, [])
+            yield ""  # the database has answered: what fails from here on cuts the stream
+            yield from csv_chunks(chosen.public, chain([first], batches))
 
+    stream = chunks()
+    # Before any byte is sent, so that a database that cannot answer is a 503, not a 200
+    # with a header row and nothing under it.
+    next(stream)
     return StreamingResponse(
-        chunks(),
+        stream,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{collection}.csv"'},
     )
