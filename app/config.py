@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # API keys for writes, `name:secret` pairs separated by commas; the name is what the audit
     # trail records. Empty: every write answers 401.
     summit_api_keys: SecretStr = SecretStr("")
+    # The longest any one statement may run, in milliseconds: PostgreSQL's statement_timeout,
+    # SQLite's progress handler; past it the request answers 503. 0: no limit.
+    query_timeout_ms: int = 5000
     # The largest request body a write may send, in bytes.
     max_body_bytes: int = 1024 * 1024
     # How many whole answers each process keeps for the current dataset version; 0: none.

@@ -57,7 +57,11 @@ def schema_head() -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     database = Database(
-        make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        make_engine(
+            settings.database_url,
+            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            query_timeout_ms=settings.query_timeout_ms or None,
+        )
     )
 
     @asynccontextmanager

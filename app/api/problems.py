@@ -168,6 +168,8 @@ UNAVAILABLE_DETAIL = {
     "unmigrated": "The database is not migrated to this version of the service: a table or"
     " column it needs is missing. Try again once the migrations have run.",
     "unreachable": "The database cannot be reached just now; try again shortly.",
+    "timed_out": "The query ran longer than this service allows (QUERY_TIMEOUT_MS) and was"
+    " stopped; try again shortly, or ask for less.",
 }
 
 
