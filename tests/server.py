@@ -8,6 +8,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import IO
 
 import httpx
@@ -21,7 +22,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], base_url: str, log: IO[bytes]) -> None:
+def _wait_until_ready(process: subprocess.Popen[bytes], base_url: str, server: "Server") -> None:
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -30,27 +31,43 @@ def _wait_until_ready(process: subprocess.Popen[bytes], base_url: str, log: IO[b
         except httpx.TransportError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            log.seek(0)
-            raise RuntimeError(f"server did not become ready:\n{log.read().decode()}")
+            raise RuntimeError(f"server did not become ready:\n{server.stderr()}{server.stdout()}")
         time.sleep(0.1)
+
+
+@dataclass
+class Server:
+    """A server process and what it has written so far."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    _stdout: IO[bytes]
+    _stderr: IO[bytes]
+
+    def stdout(self) -> str:
+        self._stdout.seek(0)
+        return self._stdout.read().decode(errors="replace")
+
+    def stderr(self) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")
 
 
 @contextmanager
 def running_server(database_url: str, **environment: str) -> Iterator[str]:
     """Start `uvicorn --factory app.main:create_app` on a free port; yield its base URL."""
-    with server_process(database_url, **environment) as (base_url, _process):
-        yield base_url
+    with server_process(database_url, **environment) as server:
+        yield server.url
 
 
 @contextmanager
-def server_process(
-    database_url: str, **environment: str
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """As `running_server`, with the process too, for tests that signal it."""
+def server_process(database_url: str, **environment: str) -> Iterator[Server]:
+    """As `running_server`, with the process and its output, for tests that signal it or read
+    what it wrote."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    # Output goes to a file, not a pipe: an unread pipe fills up and blocks the server.
-    with tempfile.TemporaryFile() as log:
+    # Output goes to files, not pipes: an unread pipe fills up and blocks the server.
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -68,12 +85,13 @@ def server_process(
             ],
             cwd=PROJECT_ROOT,
             env={**os.environ, "DATABASE_URL": database_url, **environment},
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            stdout=stdout,
+            stderr=stderr,
         )
+        server = Server(base_url, process, stdout, stderr)
         try:
-            _wait_until_ready(process, base_url, log)
-            yield base_url, process
+            _wait_until_ready(process, base_url, server)
+            yield server
         finally:
             process.terminate()
             try:

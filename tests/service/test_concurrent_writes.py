@@ -39,6 +39,7 @@ def test_concurrent_writes_all_land_and_reads_stay_whole(database_url):
         start = threading.Barrier(WRITERS + 2)
         stop = threading.Event()
         torn: list[dict] = []
+        seen: list[list[int]] = [[], []]  # per reader, how many written entities each read saw
 
         def write_many(writer: int) -> list[int]:
             key = EDITOR_KEY if writer % 2 else BOT_KEY
@@ -50,24 +51,23 @@ def test_concurrent_writes_all_land_and_reads_stay_whole(database_url):
                     for n in range(WRITES_PER_WRITER)
                 ]
 
-        def read_until_stopped() -> int:
-            reads = 0
+        def read_until_stopped(reader: int) -> int:
             with httpx.Client(base_url=base_url, timeout=30) as client:
                 start.wait()
                 while not stop.is_set():
                     items = client.get("/api/v1/commitments?limit=500").json()["items"]
+                    loaded = [item for item in items if item["id"].startswith("load-")]
                     torn.extend(
                         item
-                        for item in items
-                        if item["id"].startswith("load-")
-                        and (item["parties"] != PARTIES or len(item["sources"]) != 2)
+                        for item in loaded
+                        if item["parties"] != PARTIES or len(item["sources"]) != 2
                     )
-                    reads += 1
-            return reads
+                    seen[reader].append(len(loaded))
+            return len(seen[reader])
 
         with ThreadPoolExecutor(WRITERS + 2) as pool:
             writes = [pool.submit(write_many, w) for w in range(WRITERS)]
-            readers = [pool.submit(read_until_stopped) for _ in range(2)]
+            readers = [pool.submit(read_until_stopped, r) for r in range(2)]
             statuses = Counter(s for future in writes for s in future.result())
             stop.set()
             reads = sum(future.result() for future in readers)
@@ -86,5 +86,9 @@ def test_concurrent_writes_all_land_and_reads_stay_whole(database_url):
     )
     assert changes["total"] == total
     assert len({c["dataset_version"] for c in changes["items"]}) == total  # one version each
+    # The reads overlapped the writes: they saw written entities while others were still to
+    # come, so that no torn entity among them means something; and never fewer than before.
+    assert any(0 < count < total for counts in seen for count in counts), seen
+    assert all(counts == sorted(counts) for counts in seen)
     assert torn == []
     assert reads > 0

@@ -51,7 +51,8 @@ def _audited(url: str | None) -> set[str]:
 
 def test_every_acknowledged_write_survives_kill_9(database_url):
     acknowledged: list[str] = []
-    with server_process(database_url, SUMMIT_API_KEYS=API_KEYS) as (base, process):
+    with server_process(database_url, SUMMIT_API_KEYS=API_KEYS) as server:
+        base, process = server.url, server.process
         writers = [
             threading.Thread(target=_write_until_cut, args=(base, n, acknowledged))
             for n in range(WRITERS)

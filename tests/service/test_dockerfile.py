@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from app.main import PROJECT_ROOT
 from tests.server import free_port
@@ -67,6 +68,7 @@ def test_the_entrypoint_migrates_seeds_and_serves(tmp_path):
             stderr=subprocess.STDOUT,
         )
         try:
+            ready: httpx.Response | None = None
             for _ in range(200):
                 try:
                     ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
@@ -74,7 +76,13 @@ def test_the_entrypoint_migrates_seeds_and_serves(tmp_path):
                         break
                 except httpx.TransportError:
                     pass
+                if process.poll() is not None:
+                    break
                 time.sleep(0.1)
+            if ready is None or ready.status_code != 200:
+                log.flush()
+                output = (tmp_path / "log").read_text(errors="replace")
+                pytest.fail(f"the entrypoint's server never became ready; its log:\n{output}")
             countries = httpx.get(f"http://127.0.0.1:{port}/api/v1/countries").json()
         finally:
             process.terminate()

@@ -46,6 +46,17 @@ def _refuses_connections(host: str, port: int, *, within: float) -> bool:
     return False
 
 
+def _interim_answer(connection: socket.socket) -> bytes:
+    """The status line of the interim answer the server sends first."""
+    connection.settimeout(15)
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = connection.recv(1)
+        assert chunk, "the server closed the connection"
+        received += chunk
+    return received.partition(b"\r\n")[0]
+
+
 def _answer(connection: socket.socket) -> bytes:
     connection.settimeout(15)
     received = b""
@@ -56,7 +67,8 @@ def _answer(connection: socket.socket) -> bytes:
 
 async def test_sigterm_finishes_the_write_in_flight_then_exits(database_url):
     body = json.dumps(NEW_ROW).encode()
-    with server_process(database_url, SUMMIT_API_KEYS=API_KEYS) as (base_url, process):
+    with server_process(database_url, SUMMIT_API_KEYS=API_KEYS) as server:
+        base_url, process = server.url, server.process
         url = urlsplit(base_url)
         host, port = url.hostname or "", url.port or 0
         connection = socket.create_connection((host, port))
@@ -65,11 +77,14 @@ async def test_sigterm_finishes_the_write_in_flight_then_exits(database_url):
             f"Host: {url.netloc}\r\n"
             f"Authorization: Bearer {EDITOR_KEY}\r\n"
             "Content-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            "Expect: 100-continue\r\n\r\n"
         ).encode()
+        connection.sendall(head)
+        # The server says it has read the head, and the app is reading the body, by asking for it.
+        assert _interim_answer(connection) == b"HTTP/1.1 100 Continue"
         # Half the body: the request is in flight, waiting for the rest, when the signal comes.
-        connection.sendall(head + body[: len(body) // 2])
-        time.sleep(0.5)
+        connection.sendall(body[: len(body) // 2])
         process.send_signal(signal.SIGTERM)
         assert _refuses_connections(host, port, within=10)
         assert process.poll() is None  # still finishing the request
