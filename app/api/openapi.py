@@ -83,6 +83,15 @@ COMMON_ERRORS = {
 }
 
 
+# What any operation on the data may answer besides: past a rate limit (429, when RATE_LIMIT is
+# set), and a database that cannot answer (503). Health checks and metrics are never limited.
+DATA_ERRORS = {
+    "429": "Too many requests: past RATE_LIMIT; retry after `Retry-After` seconds",
+    "503": "The database cannot answer (unreachable, not migrated, or a query past"
+    " QUERY_TIMEOUT_MS); retry after `Retry-After` seconds",
+}
+
+
 def _complete_responses(path: str, method: str, operation: dict[str, Any]) -> None:
     responses = operation["responses"]
     parameters = {p["name"]: p for p in operation.get("parameters", [])}
@@ -92,10 +101,14 @@ def _complete_responses(path: str, method: str, operation: dict[str, Any]) -> No
         responses.pop("422", None)  # this API answers 400 for query parameters
     for status, description in COMMON_ERRORS.items():
         responses.setdefault(status, {"description": description})
+    if path.startswith(API_PREFIX):
+        for status, description in DATA_ERRORS.items():
+            responses.setdefault(status, {"description": description})
     if method == "get" and path.startswith(API_PREFIX):
         responses.setdefault("304", {"description": "Not Modified: the ETag still matches"})
     for status, response in responses.items():
-        if status[0] in "45" and status != "503":
+        # Every error is a problem, but readiness's 503, which says what is missing.
+        if status[0] in "45" and (path, status) != ("/readyz", "503"):
             response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}}
 
 

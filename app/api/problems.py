@@ -100,7 +100,7 @@ def _from_validation_error(error: RequestValidationError) -> Problem:
     errors = []
     for e in error.errors():
         location, *path = e["loc"] or ("request",)
-        message = e["msg"]
+        message = e["msg"].removeprefix("Value error, ")  # pydantic's, before our own words
         if e["type"] == "json_invalid":  # the location is a character offset, not a field
             message, path = f"{message} (at character {path[0] if path else 0})", []
         if location == "body":

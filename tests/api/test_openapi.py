@@ -65,3 +65,37 @@ async def test_csv_and_sparse_fieldsets_are_documented(client):
     assert "required" not in document["components"]["schemas"]["CountryPublic"]
     detail = document["paths"]["/api/v1/countries/{code}"]["get"]
     assert detail["parameters"][0]["example"] == "CHN"
+
+
+async def test_the_document_says_what_the_server_accepts_and_answers(client):
+    document = (await client.get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            if path.startswith("/api/v1"):
+                for status in ("429", "503"):
+                    content = operation["responses"][status]["content"]
+                    assert list(content) == ["application/problem+json"], where
+            body = operation.get("requestBody", {}).get("content", {})
+            for media in body.values():
+                schema = schemas[media["schema"]["$ref"].rsplit("/", 1)[1]]
+                assert schema["additionalProperties"] is False, where  # closed, as the server is
+    # A merge patch may leave out any field, and null only removes what may be null.
+    patch = schemas["CountryInPatch"]
+    assert "required" not in patch
+    assert patch["properties"]["capital"] == {"type": "string", "title": "Capital"}
+    search = next(
+        p for p in document["paths"]["/api/v1/search"]["get"]["parameters"] if p["name"] == "q"
+    )
+    assert "pattern" not in search["schema"]  # checked by the server, in Unicode's sense
+
+
+@pytest.mark.parametrize(
+    ("q", "status"), [("!!!", 400), ("%C3%9D", 200), ("%E4%B8%AD%E5%9B%BD", 200)]
+)
+async def test_a_search_needs_a_letter_or_digit_of_any_script(client, q, status):
+    answer = await client.get(f"/api/v1/search?q={q}")
+    assert answer.status_code == status
+    if status == 400:
+        assert answer.json()["detail"] == "q: must hold a letter or a digit"

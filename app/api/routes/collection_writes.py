@@ -2,10 +2,11 @@
 key is checked by `app.middleware.write_gate` before any of these run; `app.data.writes` does
 the work."""
 
+from copy import copy
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Request, Response
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy.exc import IntegrityError
 
 from app.api.dependencies import DatabaseDep, KeyNameDep, annotated
@@ -30,6 +31,25 @@ def _create_body(collection: Collection) -> type[BaseModel]:
         overrides["text_file"] = (None, Field(None, description="Not accepted: send `text`."))
     return create_model(
         f"{collection.create.__name__}Body", __base__=collection.create, **overrides
+    )
+
+
+def _patch_body(collection: Collection) -> type[BaseModel]:
+    """A merge patch of the collection's record, as the server takes it: any of the record's
+    fields and none other, each of its type, `null` only where the field may be null (it
+    removes the value). Rules across fields are checked on the merged record."""
+    fields: dict[str, Any] = {}
+    for name, info in collection.create.model_fields.items():
+        optional = copy(info)
+        optional.default = None
+        fields[name] = (info.annotation, optional)
+    if "text_file" in fields:  # the seed file's, never a write's
+        fields["text_file"] = (None, Field(None, description="Not accepted: send `text`."))
+    return create_model(
+        f"{collection.create.__name__}Patch",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__="RFC 7396 merge patch: members replace, null removes, objects merge.",
+        **fields,
     )
 
 
@@ -58,6 +78,7 @@ async def _apply(
 def write_router(collection: Collection) -> APIRouter:
     router = APIRouter(prefix=f"/{collection.name}", tags=[collection.name])
     body_model = _create_body(collection)
+    patch_model = _patch_body(collection)
     public = collection.public
     name = identifier(collection.singular)
     KeyPath = Annotated[str, Path(alias=collection.path_param, max_length=200)]
@@ -119,18 +140,13 @@ def write_router(collection: Collection) -> APIRouter:
         operation_id=f"patch_{name}",
         responses=WRITE_ERRORS,
     )
+    @annotated(patch=Annotated[patch_model, Body(media_type="application/merge-patch+json")])
     async def patch_item(
         request: Request,
         database: DatabaseDep,
         key_name: KeyNameDep,
         key: KeyPath,
-        patch: Annotated[
-            dict[str, Any],
-            Body(
-                media_type="application/merge-patch+json",
-                description="RFC 7396: members replace, null removes, objects merge.",
-            ),
-        ],
+        patch: Annotated[BaseModel, Body(media_type="application/merge-patch+json")],
     ) -> Response:
         entity = await _apply(
             request,
@@ -138,7 +154,7 @@ def write_router(collection: Collection) -> APIRouter:
             collection,
             method="PATCH",
             key=key,
-            body=patch,
+            body=patch.model_dump(mode="json", exclude_unset=True),
             key_name=key_name,
         )
         return json_response(public.model_validate(entity))

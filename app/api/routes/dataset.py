@@ -1,5 +1,6 @@
 """Routes over the whole dataset: the timeline, full-text search and the export."""
 
+import re
 from collections.abc import Iterator
 from dataclasses import asdict
 from itertools import chain
@@ -7,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, create_model
+from pydantic import AfterValidator, BaseModel, Field, create_model
 from sqlmodel import Session
 
 from app.api.dependencies import DatabaseDep, annotated
@@ -36,12 +37,20 @@ class _TimelineQuery(PageQuery, FieldsQuery):
     )
 
 
+def _has_a_word(q: str) -> str:
+    # Checked here, not as a documented `pattern`: JSON Schema's regular expressions read
+    # `\w` as ASCII only, so no pattern could say "a letter or digit of any script".
+    if not re.search(search.WORD_CHARACTER, q):
+        raise ValueError("must hold a letter or a digit")
+    return q
+
+
 class _SearchQuery(PageQuery, FieldsQuery):
-    q: str = Field(
+    q: Annotated[str, AfterValidator(_has_a_word)] = Field(
         min_length=1,
         max_length=200,
-        pattern=search.WORD_CHARACTER,
-        description="Words to find; every word must match, each as a prefix.",
+        description="Words to find (at least one letter or digit, of any script); every word"
+        " must match, each as a prefix.",
     )
 
 
