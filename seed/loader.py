@@ -72,6 +72,9 @@ def _validate(path: Path, collection: str, index: int, raw: Any, *, old_format: 
     return entity
 
 
+EXPORT_VERSION = "version"
+
+
 def parse(path: Path) -> Dataset:
     """The records of the data file at `path`, validated, with citations resolved."""
     try:
@@ -80,7 +83,8 @@ def parse(path: Path) -> Dataset:
         raise SeedError(f"{path}: cannot read: {error}") from None
     if not isinstance(document, dict):
         raise SeedError(f"{path}: the top level must be an object of collections")
-    unknown = sorted(set(document) - set(BY_NAME))
+    # An export says which dataset version it shows: a fact about where it came from.
+    unknown = sorted(set(document) - set(BY_NAME) - {EXPORT_VERSION})
     if unknown:
         raise SeedError(f"{path}: unknown collections {unknown}; known: {sorted(BY_NAME)}")
     dataset: Dataset = {}

@@ -71,8 +71,18 @@ async def test_search_treats_operators_as_words(client):
     assert hits[0] == ("priority-areas", "green-mining")
 
 
+async def test_the_export_says_which_version_it_shows(writer):
+    first = await writer.get("/api/v1/export")
+    assert first.json()["version"] == int(first.headers["x-dataset-version"]) == 1
+    await writer.patch("/api/v1/countries/KAZ", json={"capital": "Nur-Sultan"})
+    second = (await writer.get("/api/v1/export")).json()
+    assert second["version"] == 2
+    assert next(c for c in second["countries"] if c["id"] == "KAZ")["capital"] == "Nur-Sultan"
+
+
 async def test_export_loads_back_into_an_identical_database(client, tmp_path, empty_database_url):
     exported = (await client.get("/api/v1/export")).json()
+    assert exported["version"] == 1
     assert len(exported["countries"]) == 6
     assert exported["sources"][0]["text"].startswith("Chinese President Xi Jinping")
     path = tmp_path / "export.json"

@@ -24,7 +24,7 @@ from app.api.rendering import (
 )
 from app.api.urls import with_url
 from app.data import search, timeline
-from app.data.reads import Window, entity_batches, export
+from app.data.reads import Window, dataset_version, entity_batches, export
 from app.data.registry import BY_NAME, COLLECTIONS, ON_TIMELINE
 
 router = APIRouter()
@@ -140,6 +140,13 @@ async def search_dataset(request: Request, database: DatabaseDep, query: _Search
 # A member per collection, named by the registry: create_model's keyword form, untypable.
 ExportDocument: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "ExportDocument",
+    version=(
+        int | None,
+        Field(
+            description="The dataset version this snapshot shows, read in the same transaction"
+            " as its records (null before the first load). The seed loader ignores it."
+        ),
+    ),
     **{
         c.name.replace("-", "_"): (list[c.create], Field(alias=c.name))  # type: ignore[name-defined]
         for c in COLLECTIONS
@@ -155,8 +162,8 @@ ExportDocument: type[BaseModel] = create_model(  # type: ignore[call-overload]
     operation_id="export_dataset",
 )
 async def export_dataset(database: DatabaseDep, _: Annotated[NoQuery, Query()]) -> Any:
-    with database.session() as session:
-        document = export(session)
+    with database.session() as session:  # one snapshot: the records and their version
+        document = {"version": dataset_version(session), **export(session)}
     return json_response(ExportDocument.model_validate(document), by_alias=True)
 
 
