@@ -16,7 +16,7 @@ from app.api.routes.dataset import SearchHit, TimelineEvent, search_hits, timeli
 from app.api.urls import with_url
 from app.config import API_PREFIX
 from app.data.engine import Database
-from app.data.reads import export, get_detail, list_page, source_annotations
+from app.data.reads import get_detail, list_page, source_annotations, versioned_export
 from app.data.registry import COLLECTIONS
 from app.data.search import query_words
 
@@ -50,7 +50,7 @@ def _dataset_examples(database: Database) -> dict[str | tuple[str, str], Any]:
     with database.session() as session:
         events = timeline_events(session)
         hits, total = search_hits(session, query_words("Astana"), limit=1, offset=0)
-        document = export(session)
+        document = versioned_export(session)
         annotations, annotated = source_annotations(session, "article", limit=1, offset=0)
     page = {"total": len(events), "limit": 1, "offset": 0}
     return {

@@ -358,6 +358,12 @@ def export(session: Session) -> dict[str, list[Entity]]:
     }
 
 
+def versioned_export(session: Session) -> dict[str, Any]:
+    """The export with the dataset `version` it shows: call it in one read transaction, so that
+    both come from one snapshot."""
+    return {"version": dataset_version(session), **export(session)}
+
+
 def dataset_version(session: Session) -> int | None:
     row = session.get(m.DatasetVersion, 1)
     return None if row is None else row.version

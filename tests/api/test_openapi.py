@@ -46,6 +46,7 @@ async def test_examples_are_the_served_data(client):
         ("/api/v1/timeline", "/api/v1/timeline?limit=1"),
         ("/api/v1/search", "/api/v1/search?q=Astana&limit=1"),
         ("/api/v1/sources/{id}/annotations", "/api/v1/sources/article/annotations?limit=1"),
+        ("/api/v1/export", "/api/v1/export"),
     ],
 )
 async def test_dataset_examples_are_the_served_first_page(client, path, served):

@@ -24,7 +24,7 @@ from app.api.rendering import (
 )
 from app.api.urls import with_url
 from app.data import search, timeline
-from app.data.reads import Window, dataset_version, entity_batches, export
+from app.data.reads import Window, entity_batches, versioned_export
 from app.data.registry import BY_NAME, COLLECTIONS, ON_TIMELINE
 
 router = APIRouter()
@@ -163,7 +163,7 @@ ExportDocument: type[BaseModel] = create_model(  # type: ignore[call-overload]
 )
 async def export_dataset(database: DatabaseDep, _: Annotated[NoQuery, Query()]) -> Any:
     with database.session() as session:  # one snapshot: the records and their version
-        document = {"version": dataset_version(session), **export(session)}
+        document = versioned_export(session)
     return json_response(ExportDocument.model_validate(document), by_alias=True)
 
 
