@@ -1,10 +1,10 @@
 """Configuration, read once from the environment."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 API_PREFIX = "/api/v1"
@@ -17,7 +17,7 @@ class ApiKey:
     writes only those collections and cannot read the audit trail; None: everything."""
 
     name: str
-    secret: str
+    secret: str = field(repr=False)
     scope: frozenset[str] | None = None
 
     def describe(self) -> str:
@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     summit_api_keys: SecretStr = SecretStr("")
     # The longest any one statement may run, in milliseconds: PostgreSQL's statement_timeout,
     # SQLite's progress handler; past it the request answers 503. 0: no limit.
-    query_timeout_ms: int = 5000
+    query_timeout_ms: int = Field(5000, ge=0)
     # The largest request body a write may send, in bytes.
     max_body_bytes: int = 1024 * 1024
     # How many whole answers each process keeps for the current dataset version; 0: none.

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.route_table import methods_at
@@ -187,6 +188,19 @@ async def _handle_database_error(request: Request, exc: Exception) -> JSONRespon
     )
 
 
+async def _handle_pool_exhausted(request: Request, _exc: Exception) -> JSONResponse:
+    """Every connection of the pool in use past its timeout (long exports, say): busy, not
+    broken."""
+    log.warning("no database connection free on %s %s", request.method, request.url.path)
+    return problem_response(
+        Problem(
+            503,
+            "Every database connection of this server is in use; try again shortly.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    )
+
+
 WRITE_ERROR_STATUS = {"invalid": 422, "not_found": 404, "conflict": 409}
 
 
@@ -210,6 +224,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
     app.add_exception_handler(DBAPIError, _handle_database_error)
+    app.add_exception_handler(PoolTimeout, _handle_pool_exhausted)
     app.add_exception_handler(Exception, _handle_unexpected)
 
 

@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Literal
 
 from sqlalchemy import Connection, Engine, event
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, create_engine
 
@@ -105,10 +105,12 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
     with Session(bind, expire_on_commit=False) as session:
         try:
             if write and engine.dialect.name == "postgresql":
-                # Writers queue on one lock for the transaction, as on SQLite.
-                session.connection().exec_driver_sql(
-                    f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"
-                )
+                # Writers queue on one lock for the transaction, as on SQLite; waiting in that
+                # queue is not a statement running long, so the timeout is off while it lasts.
+                connection = session.connection()
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+                connection.exec_driver_sql("SET LOCAL statement_timeout TO DEFAULT")
             yield session
             session.commit()
         except BaseException:
@@ -136,7 +138,8 @@ def why_unavailable(error: DBAPIError) -> Unavailability | None:
         return "unmigrated"
     if sqlstate == QUERY_CANCELED_SQLSTATE or str(driver_error) == "interrupted":
         return "timed_out"
-    if isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated:
+    # An InterfaceError alone is a misuse of the driver (a bug), not the database's state.
+    if isinstance(error, OperationalError) or error.connection_invalidated:
         return "unreachable"
     return None
 

@@ -60,6 +60,30 @@ class WriteResult:
     version: int
 
 
+def _with_natural_key_of(
+    session: Session, collection: Collection, record: Mapping[str, Any]
+) -> str | None:
+    """The id of an entity with `record`'s natural key under another id (one the seed file
+    chose, say), or None."""
+    if not collection.natural_key:
+        return None
+    table = m.table_of(collection.table)
+    columns = [name for name in collection.natural_key if name in table.c]
+    candidates = select(table.c.id).where(*(table.c[name] == record[name] for name in columns))
+    for candidate in session.scalars(candidates):
+        entity = get_entity(session, collection, candidate)
+        if entity is not None and all(
+            _comparable(entity[name]) == _comparable(record[name])
+            for name in collection.natural_key
+        ):
+            return str(candidate)
+    return None
+
+
+def _comparable(value: Any) -> Any:
+    return sorted(value) if isinstance(value, list) else value
+
+
 def slugify(text: str) -> str:
     """`China–Central Asia: Poverty Reduction` → `china-central-asia-poverty-reduction`."""
     words = re.sub(r"[\W_]+", "-", text)  # dashes of any kind and punctuation part words
@@ -259,6 +283,12 @@ def _prepare(
         after = validate_record(collection, record)
         if get_entity(session, collection, after["id"]) is not None:
             raise WriteError("conflict", f"{collection.singular} {after['id']!r} already exists")
+        same = _with_natural_key_of(session, collection, after) if "id" not in body else None
+        if same is not None:
+            key_fields = ", ".join(collection.natural_key)
+            raise WriteError(
+                "conflict", f"{collection.singular} {same!r} has the same {key_fields} already"
+            )
         return None, after
     assert key is not None
     before = _existing(session, collection, key)

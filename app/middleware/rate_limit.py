@@ -9,6 +9,7 @@ its structured-field syntax: `"default";q=600;w=60` and `"default";r=599;t=42`);
 must see the service whatever its clients do.
 """
 
+import asyncio
 import logging
 import math
 import time
@@ -29,6 +30,8 @@ from app.middleware.write_gate import presented_key
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 POLICY = "default"
 WARN_EVERY_SECONDS = 60
+# How long counting may take before the request is served without it.
+STORAGE_TIMEOUT_SECONDS = 0.25
 
 log = logging.getLogger("app.middleware.rate_limit")
 
@@ -83,9 +86,11 @@ class RateLimitMiddleware(HTTPMiddleware):
             return
         client = self._client_of(scope)
         try:
-            allowed = await self.limiter.hit(self.limit, client)
-            reset, remaining = await self.limiter.get_window_stats(self.limit, client)
-        except StorageError as error:
+            # A Redis that takes connections but never answers must not hold every request.
+            async with asyncio.timeout(STORAGE_TIMEOUT_SECONDS):
+                allowed = await self.limiter.hit(self.limit, client)
+                reset, remaining = await self.limiter.get_window_stats(self.limit, client)
+        except (StorageError, TimeoutError) as error:
             # Serving unlimited beats refusing everyone while the counters are out of reach.
             self._warn_unlimited(error)
             await self.app(scope, receive, send)
@@ -102,11 +107,12 @@ class RateLimitMiddleware(HTTPMiddleware):
             return
         await self.app(scope, receive, _with_headers(send, headers))
 
-    def _warn_unlimited(self, error: StorageError) -> None:
+    def _warn_unlimited(self, error: StorageError | TimeoutError) -> None:
         now = time.monotonic()
         if now - self.warned_at >= WARN_EVERY_SECONDS:
             self.warned_at = now
-            log.warning("rate limit not applied: its storage failed (%s)", error.storage_error)
+            why = error.storage_error if isinstance(error, StorageError) else "no answer in time"
+            log.warning("rate limit not applied: its storage failed (%s)", why)
 
     def _client_of(self, scope: Scope) -> str:
         authorization = header(scope, b"authorization")

@@ -37,8 +37,10 @@ def assert_unavailable(response) -> dict:
 async def test_an_unmigrated_database_is_503_on_every_data_path(empty_database_url, path):
     async with app_client(create_app(Settings(database_url=empty_database_url))) as client:
         response = await client.get(path)
+        ready = await client.get("/readyz")
     problem = assert_unavailable(response)
     assert "not migrated" in problem["detail"]
+    assert ready.status_code == 503 and ready.json()["checks"]["migrated"] is False
 
 
 def drop_table(database_url: str, table: str) -> None:

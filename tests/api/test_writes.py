@@ -121,6 +121,15 @@ async def test_a_record_without_a_title_takes_its_natural_key_as_id(writer):
     assert "'chn-kaz-uzb-export-2025-usd' already exists" in assert_problem(again, 409)["detail"]
     imports = await writer.post("/api/v1/trade-statistics", json={**TRADE, "flow": "import"})
     assert imports.json()["id"] == "chn-kaz-uzb-import-2025-usd"
+    # A figure the seed file holds under an id of its own is the same figure too.
+    seeded = (await writer.get("/api/v1/trade-statistics/china-central-asia-trade-2024-cny")).json()
+    again_seeded = await writer.post(
+        "/api/v1/trade-statistics", json=without(seeded, "id", "prefix", "suffix")
+    )
+    assert assert_problem(again_seeded, 409)["detail"] == (
+        "trade statistic 'china-central-asia-trade-2024-cny' has the same reporter, partners,"
+        " flow, year, currency already"
+    )
     unnamed = await writer.post("/api/v1/trade-statistics", json=without(TRADE, "reporter"))
     assert [e["pointer"] for e in assert_problem(unnamed, 422)["errors"]] == ["/reporter"]
 

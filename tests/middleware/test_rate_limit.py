@@ -5,6 +5,7 @@ import os
 import re
 import secrets
 import socket
+import time
 
 import httpx
 import pytest
@@ -112,6 +113,25 @@ async def test_an_unreachable_storage_serves_unlimited_and_says_so(database_url)
     assert statuses == [200, 200, 200]
     warnings = [m for m in messages if m.startswith("rate limit not applied")]
     assert len(warnings) == 1  # once a minute, not once a request
+
+
+async def test_a_storage_that_never_answers_holds_no_request(database_url):
+    """A Redis that takes the connection and says nothing (paused, or a black hole): each
+    request waits a quarter of a second at most, then is served unlimited."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    port = silent.getsockname()[1]
+    app = limited_app(
+        database_url, limit="1/minute", rate_limit_storage=f"redis://127.0.0.1:{port}"
+    )
+    try:
+        async with app_client(app) as client:
+            started = time.monotonic()
+            statuses = [(await client.get("/api/v1/countries")).status_code for _ in range(3)]
+            took = time.monotonic() - started
+    finally:
+        silent.close()
+    assert statuses == [200, 200, 200]
+    assert took < 3
 
 
 @needs_redis

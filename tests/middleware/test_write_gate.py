@@ -64,7 +64,7 @@ def test_the_start_up_log_names_each_key_and_its_scope_never_a_secret(database_u
     [
         (
             f"desk:{SCOPED_KEY}:countries+contries",
-            "the key 'desk' names no collection ['contries']",
+            "the scope of the key 'desk' names a collection this API does not have",
         ),
         (f"desk:{SCOPED_KEY}:", "entry 1 (desk): name its collections"),
         (f"desk:{SCOPED_KEY}:countries+", "entry 1 (desk): name its collections"),

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel, Field, create_model
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.api.dependencies import DatabaseDep, annotated
 from app.api.parameters import FieldsQuery, NoQuery, PageQuery, documented_query
@@ -198,7 +199,7 @@ async def export_collection(
     stream = chunks()
     # Before any byte is sent, so that a database that cannot answer is a 503, not a 200
     # with a header row and nothing under it.
-    next(stream)
+    await run_in_threadpool(next, stream)  # waiting for a pooled connection, off the loop
     return StreamingResponse(
         stream,
         media_type="text/csv; charset=utf-8",
