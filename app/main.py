@@ -13,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 
 from app.api import openapi, problems
 from app.api.dependencies import check_query_string
-from app.api.routes import annotations, changes, dataset, health
+from app.api.routes import annotations, changes, datapackage, dataset, health
 from app.api.routes.collection_reads import collection_router
 from app.api.routes.collection_writes import write_router
 from app.config import API_PREFIX, Settings, get_settings
@@ -119,5 +119,6 @@ def api_router() -> APIRouter:
         api.include_router(write_router(collection))
     api.include_router(annotations.router)
     api.include_router(dataset.router)
+    api.include_router(datapackage.router)
     api.include_router(changes.router)
     return api

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.api.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
 from app.api.rendering import CSV_CONTENT
 from app.api.routes.annotations import Annotation
+from app.api.routes.datapackage import data_package
 from app.api.routes.dataset import SearchHit, TimelineEvent, search_hits, timeline_events
 from app.api.urls import with_url
 from app.config import API_PREFIX
@@ -71,6 +72,7 @@ def _dataset_examples(database: Database) -> dict[str | tuple[str, str], Any]:
             "offset": 0,
         },
         f"{API_PREFIX}/export": to_jsonable_python(document),
+        f"{API_PREFIX}/datapackage.json": data_package(),
     }
 
 

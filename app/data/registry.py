@@ -428,3 +428,24 @@ ON_TIMELINE: tuple[Collection, ...] = tuple(
 )
 # The collection whose entities hold the texts that citations quote.
 (QUOTED,) = [c for c in COLLECTIONS if c.quoted]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A column of a collection's table that names an entity of another by one of its fields."""
+
+    field: str
+    collection: Collection
+    target_field: str
+
+
+def references_of(collection: Collection) -> list[Reference]:
+    """The foreign keys of a collection's own table (not of its list fields' tables), as the
+    fields of the collections they join."""
+    references = []
+    for column in m.table_of(collection.table).columns:
+        for key in column.foreign_keys:
+            target = BY_TABLE.get(key.column.table)
+            if target is not None:
+                references.append(Reference(column.name, target, key.column.name))
+    return references

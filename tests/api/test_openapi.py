@@ -27,7 +27,7 @@ async def test_every_operation_is_named_summarised_tagged_and_exemplified(client
             if "requestBody" not in operation:
                 assert "422" not in operation["responses"], where  # query errors are 400
             assert "400" in operation["responses"], where
-    assert len(operation_ids) == len(set(operation_ids)) == 30 + 4 * 11
+    assert len(operation_ids) == len(set(operation_ids)) == 31 + 4 * 11
 
 
 async def test_examples_are_the_served_data(client):
@@ -47,6 +47,7 @@ async def test_examples_are_the_served_data(client):
         ("/api/v1/search", "/api/v1/search?q=Astana&limit=1"),
         ("/api/v1/sources/{id}/annotations", "/api/v1/sources/article/annotations?limit=1"),
         ("/api/v1/export", "/api/v1/export"),
+        ("/api/v1/datapackage.json", "/api/v1/datapackage.json"),
     ],
 )
 async def test_dataset_examples_are_the_served_first_page(client, path, served):
