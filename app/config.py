@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     # OpenTelemetry SDK. Off: the service has its own metrics and access log, and the check for
     # a configured provider costs every request a few microseconds.
     opentelemetry: bool = False
+    # Open change streams (`/feed` as Server-Sent Events) one process holds at most; past it,
+    # 503. Each costs memory, not a database connection.
+    max_streams: int = Field(1000, ge=0)
+    # Seconds between comment lines on an idle stream, which keep proxies from closing it.
+    stream_heartbeat_seconds: float = Field(15.0, gt=0, le=15)
+    # How often, on SQLite, a process with open streams looks for changes made elsewhere.
+    stream_poll_seconds: float = Field(0.5, gt=0, le=2)
     # Requests each client may send, as the `limits` library writes it (`600/minute`); a client
     # is its API key's name, else its address. Empty: no limit.
     rate_limit: str = ""

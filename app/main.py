@@ -1,10 +1,15 @@
 """The application factory: `uvicorn --factory app.main:create_app`."""
 
+import asyncio
 import gc
-from collections.abc import AsyncIterator
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -13,11 +18,12 @@ from fastapi_offline import FastAPIOffline
 
 from app.api import openapi, problems
 from app.api.dependencies import check_query_string
-from app.api.routes import annotations, changes, datapackage, dataset, health
+from app.api.routes import annotations, changes, datapackage, dataset, feed, health
 from app.api.routes.collection_reads import collection_router
 from app.api.routes.collection_writes import write_router
 from app.config import API_PREFIX, Settings, get_settings
 from app.data.engine import Database, make_engine
+from app.data.notifier import ChangeNotifier
 from app.data.registry import COLLECTIONS
 from app.data.version import VersionReader
 from app.middleware import metrics
@@ -54,6 +60,33 @@ def schema_head() -> str:
     return head
 
 
+def _end_streams_on_exit(notifier: ChangeNotifier) -> Callable[[], None]:
+    """End every open stream as soon as SIGTERM or SIGINT comes, then let the server handle
+    the signal: it waits for open responses before it stops, and a stream never ends by
+    itself. Returns what puts the server's handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signals reach the main thread only
+    loop = asyncio.get_running_loop()
+    previous: dict[int, Any] = {
+        sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+
+    def end_streams(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(notifier.close)
+        handler = previous[signum]
+        if callable(handler):
+            handler(signum, frame)
+
+    for sig in previous:
+        signal.signal(sig, end_streams)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     database = Database(
@@ -71,7 +104,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # hold every request for a few hundred milliseconds each time.
         gc.collect()
         gc.freeze()
+        restore_signals = _end_streams_on_exit(app.state.notifier)
         yield
+        restore_signals()
+        app.state.notifier.close()
         gc.unfreeze()
         app.state.dataset_version.close()
         database.engine.dispose()
@@ -94,6 +130,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.database = database
     app.state.dataset_version = VersionReader(database.engine)
+    app.state.notifier = ChangeNotifier(
+        database.engine,
+        app.state.dataset_version,
+        max_streams=settings.max_streams,
+        poll_seconds=settings.stream_poll_seconds,
+    )
+    app.state.stream_heartbeat_seconds = settings.stream_heartbeat_seconds
     app.state.response_cache = ResponseCache(
         max_entries=settings.response_cache_entries, max_bytes=settings.response_cache_bytes
     )
@@ -121,4 +164,5 @@ def api_router() -> APIRouter:
     api.include_router(dataset.router)
     api.include_router(datapackage.router)
     api.include_router(changes.router)
+    api.include_router(feed.router)
     return api

@@ -21,10 +21,11 @@ from sqlmodel import Session, select
 from app.data import search
 from app.data.citations import CitationError, resolve_all
 from app.data.engine import session_scope
+from app.data.history import record_version
 from app.data.provenance import is_pre_provenance, provenance_errors, with_old_meaning
-from app.data.reads import Entity
-from app.data.registry import BY_NAME, COLLECTIONS
-from app.data.rows import Outcome, bump_version, missing_references, save_entity
+from app.data.reads import Entity, as_record, get_entity
+from app.data.registry import BY_NAME, COLLECTIONS, Collection
+from app.data.rows import Outcome, missing_references, save_entity
 from app.data.tables import Person, SourceIn
 
 DEFAULT_FILE = Path(__file__).with_name("data.json")
@@ -180,19 +181,40 @@ def load(engine: Engine, dataset: Dataset, *, label: str = "data") -> LoadReport
         for collection in COLLECTIONS:
             counts: Counter[Outcome] = Counter()
             for entity in dataset.get(collection.name, []):
-                try:
-                    counts[save_entity(session, collection, entity)] += 1
-                except IntegrityError as error:
-                    raise SeedError(
-                        f"{label}: {collection.name} {entity['id']!r}: refused by the"
-                        f" database: {error.orig}"
-                    ) from None
+                outcome = _save(session, collection, entity, label)
+                counts[outcome] += 1
+                if outcome is not Outcome.UNCHANGED:
+                    report.version = _record_version(session, collection, entity["id"], outcome)
             report.changes[collection.name] = counts
         _check_references(session, dataset, label)
         if report.changed:
-            report.version = bump_version(session)
             search.rebuild_index(session)
     return report
+
+
+def _save(session: Session, collection: Collection, entity: Entity, label: str) -> Outcome:
+    try:
+        return save_entity(session, collection, entity)
+    except IntegrityError as error:
+        raise SeedError(
+            f"{label}: {collection.name} {entity['id']!r}: refused by the database: {error.orig}"
+        ) from None
+
+
+def _record_version(
+    session: Session, collection: Collection, entity_id: str, outcome: Outcome
+) -> int:
+    """Each record the loader creates or changes is a change of its own, with its version."""
+    saved = get_entity(session, collection, entity_id)
+    assert saved is not None  # just saved, in this transaction
+    return record_version(
+        session,
+        collection,
+        op="create" if outcome is Outcome.CREATED else "update",
+        entity_id=entity_id,
+        key=saved[collection.url_key],
+        record=as_record(collection, saved),
+    )
 
 
 @contextmanager

@@ -5,8 +5,10 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
 
 from app.api.problems import Problem, bad_parameter
+from app.data import history
 from app.data.engine import Database
 
 
@@ -31,6 +33,13 @@ def annotated(**annotations: Any) -> Callable[[EndpointT], EndpointT]:
         return endpoint
 
     return apply
+
+
+def refuse_future_version(session: Session, parameter: str, version: int) -> None:
+    """A 400 for a dataset version the data has not reached: no answer about it can be final."""
+    current = history.current_version(session)
+    if version > current:
+        raise bad_parameter(parameter, f"is past the current dataset version, {current}")
 
 
 MAX_QUERY_LENGTH = 4096

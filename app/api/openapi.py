@@ -12,10 +12,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.api.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
 from app.api.rendering import CSV_CONTENT
 from app.api.routes.annotations import Annotation
+from app.api.routes.collection_reads import history_items
 from app.api.routes.datapackage import data_package
 from app.api.routes.dataset import SearchHit, TimelineEvent, search_hits, timeline_events
+from app.api.routes.feed import feed_page
 from app.api.urls import with_url
 from app.config import API_PREFIX
+from app.data import history
 from app.data.engine import Database
 from app.data.reads import get_detail, list_page, source_annotations, versioned_export
 from app.data.registry import COLLECTIONS
@@ -39,6 +42,15 @@ def _examples(database: Database) -> dict[str | tuple[str, str], Any]:
             examples[f"{base}/{{{collection.path_param}}}", "key"] = str(
                 items[0][collection.url_key]
             )
+            versions, total_versions = history.history_of(
+                session, collection, str(items[0][collection.url_key]), limit=1, offset=0
+            )
+            examples[f"{base}/{{{collection.path_param}}}/history"] = {
+                "items": [to_jsonable_python(v) for v in history_items(versions)],
+                "total": total_versions,
+                "limit": 1,
+                "offset": 0,
+            }
             if collection.singleton:
                 examples[base] = example_item
             else:
@@ -73,6 +85,7 @@ def _dataset_examples(database: Database) -> dict[str | tuple[str, str], Any]:
         },
         f"{API_PREFIX}/export": to_jsonable_python(document),
         f"{API_PREFIX}/datapackage.json": data_package(),
+        f"{API_PREFIX}/feed": to_jsonable_python(feed_page(database, since=0, limit=1)),
     }
 
 
@@ -130,13 +143,17 @@ def _allow_sparse_fieldsets(schema: dict[str, Any]) -> None:
         for operation in operations.values():
             if not any(p["name"] == "fields" for p in operation.get("parameters", [])):
                 continue
-            body = component(
-                operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
-            )
-            item = body["properties"]["items"]["items"] if "items" in body["properties"] else None
-            for target in (component(item["$ref"]) if item else body,):
+            answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+            # One shape, or either of two (a detail now, or as of a past version).
+            for ref in [a["$ref"] for a in answer.get("anyOf", [answer])]:
+                body = component(ref)
+                item = (
+                    body["properties"]["items"]["items"] if "items" in body["properties"] else None
+                )
+                target = component(item["$ref"]) if item else body
                 target.pop("required", None)
-                target["description"] = f"{target.get('description', '')} {SPARSE_NOTE}".strip()
+                if SPARSE_NOTE not in target.get("description", ""):
+                    target["description"] = f"{target.get('description', '')} {SPARSE_NOTE}".strip()
 
 
 def install(app: FastAPI, database: Database) -> None:

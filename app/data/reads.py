@@ -221,11 +221,13 @@ def list_window(
     limit: int,
     offset: int = 0,
     cursor: Cursor | None = None,
+    where: Iterable[ColumnElement[bool]] = (),
 ) -> Window:
-    """The page `offset` or `cursor` names. A cursor's page is a range scan from its key, so a
-    page a million rows deep costs what the first does."""
+    """The page `offset` or `cursor` names, of the entities matching `filters` (by name) and
+    `where`. A cursor's page is a range scan from its key, so a page a million rows deep costs
+    what the first does."""
     keys = sort_keys(collection, sort)
-    conditions = _conditions(collection, filters, ())
+    conditions = _conditions(collection, filters, where)
     total = _count(session, collection, conditions)
     if cursor is None:
         items = _offset_page(session, collection, conditions, keys, limit, offset)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    DateTime,
     ForeignKey,
     Index,
     MetaData,
@@ -683,3 +684,41 @@ class DatasetVersion(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     version: int = 0
     updated_at: dt.datetime
+
+
+# --- the history of every entity -----------------------------------------------------------------
+
+
+Operation = Literal["create", "update", "delete"]
+
+
+class EntityVersion(SQLModel, table=True):
+    """Each change to an entity, the seed loader's included, at the dataset version it made:
+    the public history behind the feed, `changed_since`, an entity's history and `as_of`.
+    Unlike `Change`, it never says who made the change."""
+
+    __tablename__ = "entity_version"
+    __table_args__ = (
+        CheckConstraint("op IN ('create', 'update', 'delete')", name="op"),
+        Index("ix_entity_version_entity", "collection", "entity_id", "version"),
+        Index("ix_entity_version_collection", "collection", "version"),
+    )
+
+    version: int = Field(
+        primary_key=True,
+        sa_column_kwargs={"autoincrement": False},
+        description="The dataset version this change made.",
+    )
+    at: dt.datetime = Field(
+        sa_type=DateTime(timezone=True), description="When the change was made (UTC)."
+    )
+    op: Operation = Field(sa_type=AutoString)
+    collection: str
+    entity_id: str
+    # What addresses the entity in a URL (its id, a summit's number), as it was.
+    key: str
+    entity: dict[str, Any] | None = Field(
+        default=None,
+        sa_column=Column(JSON),
+        description="The entity after the change, as the export holds it; null if deleted.",
+    )

@@ -17,11 +17,11 @@ from sqlmodel import Session, col, select
 from app.data import search
 from app.data import tables as m
 from app.data.citations import CitationError, resolve
+from app.data.history import record_version
 from app.data.provenance import provenance_errors
 from app.data.reads import Entity, as_record, get_entity, get_entity_count
 from app.data.registry import QUOTED, Collection
 from app.data.rows import (
-    bump_version,
     delete_entity,
     missing_references,
     record_change,
@@ -31,6 +31,12 @@ from app.data.rows import (
 )
 
 Method = m.WriteMethod
+OPERATIONS: Mapping[Method, m.Operation] = {
+    "POST": "create",
+    "PUT": "update",
+    "PATCH": "update",
+    "DELETE": "delete",
+}
 
 
 @dataclass
@@ -324,7 +330,15 @@ def write(
         _save(session, collection, after, before)
         after = get_entity(session, collection, after["id"])
     entity_id = (after or before or {})["id"]
-    version = bump_version(session)
+    record = None if after is None else as_record(collection, after)
+    version = record_version(
+        session,
+        collection,
+        op=OPERATIONS[method],
+        entity_id=entity_id,
+        key=(after or before or {})[collection.url_key],
+        record=record,
+    )
     search.reindex_entity(session, collection, entity_id, after)
     record_change(
         session,
@@ -333,7 +347,7 @@ def write(
         collection=collection,
         entity_id=entity_id,
         before=None if before is None else as_record(collection, before),
-        after=None if after is None else as_record(collection, after),
+        after=record,
         version=version,
     )
     return WriteResult(entity=after, version=version)

@@ -6,10 +6,12 @@ at once. The ETag is derived from that version and the request (path, query, the
 asked for), so it is known before the route runs: a matching `If-None-Match` is answered without
 running the route (a cross-origin one once the CORS headers for its kind of origin are known),
 and a whole answer made earlier for the same request is sent again. A write moves the version,
-which empties the cache.
+which empties the cache. An answer `as_of` a version the data has reached never changes: its
+ETag names that version, not the current one, and its Cache-Control says it is immutable.
 """
 
 import hashlib
+import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +24,9 @@ from app.config import API_PREFIX
 from app.middleware.asgi import HTTPMiddleware
 
 DATA_CACHE_CONTROL = "public, max-age=60"
+# An answer `as_of` a version the data has reached: the data as it stood then never changes.
+IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+AS_OF = re.compile(rb"(?:^|&)as_of=([0-9]{1,10})(?:&|$)")
 DOCS_CACHE_CONTROL = "public, max-age=300"
 NO_STORE = "no-store"
 VARY_NAMES = ("Accept", "Accept-Encoding", "Origin")
@@ -127,13 +132,28 @@ def request_key(scope: Scope, headers: dict[bytes, bytes], origins: OriginClasse
     )
 
 
+def as_of(key: RequestKey, version: int) -> int | None:
+    """The past version a request asks its answer as of (`as_of`), if the data has reached
+    it: that answer is the same at every later version."""
+    found = AS_OF.search(key.query)
+    return int(found[1]) if found is not None and int(found[1]) <= version else None
+
+
 def entity_tag(key: RequestKey, version: int) -> str:
-    """A strong ETag: the same version and request always get the same bytes. The Origin
-    changes only CORS headers, not the representation, so it is left out."""
+    """A strong ETag: the same version and request always get the same bytes; an answer as of
+    a past version, the same bytes at every version since. The Origin changes only CORS
+    headers, not the representation, so it is left out."""
     gzip = "gzip" if key.accepts_gzip else "identity"
     request = "\n".join([key.path, key.query.decode("latin-1"), key.accept, gzip])
     digest = hashlib.blake2b(request.encode(), digest_size=12).hexdigest()
-    return f'"v{version}-{digest}"'
+    past = as_of(key, version)
+    return f'"v{version}-{digest}"' if past is None else f'"as-of-{past}-{digest}"'
+
+
+def cache_control(key: RequestKey, version: int | None) -> str:
+    """How long a data answer of this request may be kept."""
+    final = version is not None and as_of(key, version) is not None
+    return IMMUTABLE_CACHE_CONTROL if final else DATA_CACHE_CONTROL
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
@@ -184,7 +204,7 @@ class ConditionalGetMiddleware(HTTPMiddleware):
             not_modified = _matches(headers.get(b"if-none-match", b"").decode("latin-1"), etag)
             cors = self._cors_headers.get(key.origin_class) if key.origin_class else []
             if not_modified and (cached is not None or cors is not None):
-                await self._not_modified(send, etag, version, cached, cors or [])
+                await self._not_modified(send, etag, version, key, cached, cors or [])
                 return
             if cached is not None:
                 await self._replay(send, cached, with_body=method == "GET")
@@ -198,7 +218,9 @@ class ConditionalGetMiddleware(HTTPMiddleware):
             nonlocal start, made_304
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                ok = message["status"] == 200 and etag is not None
+                # A stream of events is never the same twice: no ETag, never kept.
+                stream = headers.get("content-type", "").startswith("text/event-stream")
+                ok = message["status"] == 200 and etag is not None and not stream
                 _merge_vary(headers)
                 # A write has moved the version by now: answer with the one it made.
                 shown = version if is_read else state.dataset_version.current()
@@ -206,7 +228,7 @@ class ConditionalGetMiddleware(HTTPMiddleware):
                     headers["X-Dataset-Version"] = str(shown)
                 if ok and etag is not None:  # (ok says so; the type checker cannot see it)
                     headers["ETag"] = etag
-                headers["Cache-Control"] = DATA_CACHE_CONTROL if ok else NO_STORE
+                headers["Cache-Control"] = cache_control(key, version) if ok else NO_STORE
                 if ok and key.origin_class:
                     self._cors_headers[key.origin_class] = [
                         h for h in message["headers"] if h[0].startswith(b"access-control-")
@@ -268,6 +290,7 @@ class ConditionalGetMiddleware(HTTPMiddleware):
         send: Send,
         etag: str,
         version: int,
+        key: RequestKey,
         cached: CachedResponse | None,
         cors: list[tuple[bytes, bytes]],
     ) -> None:
@@ -276,7 +299,7 @@ class ConditionalGetMiddleware(HTTPMiddleware):
         else:
             headers = [
                 (b"etag", etag.encode()),
-                (b"cache-control", DATA_CACHE_CONTROL.encode()),
+                (b"cache-control", cache_control(key, version).encode()),
                 (b"vary", VARY.encode()),
                 (b"x-dataset-version", str(version).encode()),
                 *cors,

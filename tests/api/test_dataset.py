@@ -8,7 +8,7 @@ from app.config import Settings
 from app.data.engine import make_engine
 from app.main import create_app
 from seed.loader import load, parse
-from tests.conftest import app_client, migrate
+from tests.conftest import SEED_VERSION, app_client, migrate
 
 pytestmark = pytest.mark.anyio
 
@@ -73,16 +73,16 @@ async def test_search_treats_operators_as_words(client):
 
 async def test_the_export_says_which_version_it_shows(writer):
     first = await writer.get("/api/v1/export")
-    assert first.json()["version"] == int(first.headers["x-dataset-version"]) == 1
+    assert first.json()["version"] == int(first.headers["x-dataset-version"]) == SEED_VERSION
     await writer.patch("/api/v1/countries/KAZ", json={"capital": "Nur-Sultan"})
     second = (await writer.get("/api/v1/export")).json()
-    assert second["version"] == 2
+    assert second["version"] == SEED_VERSION + 1
     assert next(c for c in second["countries"] if c["id"] == "KAZ")["capital"] == "Nur-Sultan"
 
 
 async def test_export_loads_back_into_an_identical_database(client, tmp_path, empty_database_url):
     exported = (await client.get("/api/v1/export")).json()
-    assert exported["version"] == 1
+    assert exported["version"] == SEED_VERSION
     assert len(exported["countries"]) == 6
     assert exported["sources"][0]["text"].startswith("Chinese President Xi Jinping")
     path = tmp_path / "export.json"

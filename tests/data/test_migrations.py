@@ -22,7 +22,17 @@ from app.data.registry import COLLECTIONS
 from app.data.tables import metadata
 from app.main import PROJECT_ROOT, create_app, schema_head
 from seed.loader import DEFAULT_FILE
-from tests.conftest import BACKEND, FIXTURES, app_client, migrate
+from tests.conftest import (
+    API_KEYS,
+    BACKEND,
+    EDITOR_KEY,
+    FIXTURES,
+    SEED_VERSION,
+    app_client,
+    migrate,
+)
+
+EDITOR = {"Authorization": f"Bearer {EDITOR_KEY}"}
 
 
 def test_migrations_produce_exactly_the_models_schema(empty_database_url):
@@ -234,3 +244,45 @@ async def test_the_search_index_is_carried_across_the_removal_of_its_urls(databa
             assert (await client.get(url)).status_code == 200, url
         hits = (await client.get("/api/v1/search?q=desertification")).json()["items"]
     assert hits and all(hit["url"].startswith("/api/v1/") for hit in hits)
+
+
+@pytest.mark.anyio
+async def test_the_current_state_becomes_the_first_version_of_every_history(database_url):
+    """A database written to through the API before there was a history: upgraded, each entity
+    it holds has one version, its current state, after the dataset version it had; what was
+    deleted before has none, and the dataset version never goes back."""
+    settings = Settings(database_url=database_url, summit_api_keys=API_KEYS)
+    async with app_client(create_app(settings), headers=EDITOR) as writer:
+        await writer.patch("/api/v1/countries/KAZ", json={"capital": "Nur-Sultan"})
+        await writer.delete("/api/v1/principles/mutual-respect-and-equality")
+        await writer.patch("/api/v1/countries/KAZ", json={"capital": "Astana"})
+        patched_at = (await writer.get("/api/v1/changes?limit=1")).json()["items"][0]["at"]
+        before = (await writer.get("/api/v1/export")).json()
+    assert before["version"] == SEED_VERSION + 3
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.attributes["database_url"] = database_url
+    command.downgrade(config, "7b3e9c1d2a64")  # a database from before the history
+    assert "entity_version" not in inspect(make_engine(database_url)).get_table_names()
+    migrate(database_url)
+    async with app_client(create_app(settings)) as client:
+        items = (await client.get("/api/v1/feed?since=0&limit=1000")).json()["items"]
+        after = (await client.get("/api/v1/export")).json()
+        deleted = await client.get("/api/v1/principles/mutual-respect-and-equality/history")
+    records = [(name, e) for name in before if name != "version" for e in before[name]]
+    assert len(records) == 39
+    assert [i["version"] for i in items] == list(range(before["version"] + 1, after["version"] + 1))
+    assert after["version"] == before["version"] + 39
+    assert {i["op"] for i in items} == {"create"}
+    assert [i["type"] for i in items] == [name for name, _ in records]  # collection by collection
+    assert {(i["type"], i["id"]): i["entity"] for i in items} == {
+        (name, e["id"]): e for name, e in records
+    }
+    kaz = next(i for i in items if i["id"] == "KAZ")
+    assert kaz["entity"]["capital"] == "Astana"
+    assert dt.datetime.fromisoformat(kaz["at"]) == dt.datetime.fromisoformat(patched_at).replace(
+        tzinfo=dt.UTC
+    )
+    assert {name: after[name] for name in after if name != "version"} == {
+        name: before[name] for name in before if name != "version"
+    }
+    assert deleted.status_code == 404

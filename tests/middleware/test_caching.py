@@ -8,7 +8,7 @@ from app.config import Settings
 from app.main import create_app
 from app.middleware.caching import CachedResponse, RequestKey, ResponseCache
 from seed.loader import load, parse
-from tests.conftest import API_KEYS, EDITOR_KEY, app_client, edited_seed
+from tests.conftest import API_KEYS, EDITOR_KEY, SEED_VERSION, app_client, edited_seed
 
 pytestmark = pytest.mark.anyio
 
@@ -22,8 +22,8 @@ async def test_strong_etag_and_304_cost_one_version_lookup(database_url):
 async def check_etag_and_304(app, client):
     first = await client.get("/api/v1/countries")
     etag = first.headers["etag"]
-    assert etag.startswith('"v1-') and not etag.startswith("W/")
-    assert first.headers["x-dataset-version"] == "1"
+    assert etag.startswith(f'"v{SEED_VERSION}-') and not etag.startswith("W/")
+    assert first.headers["x-dataset-version"] == str(SEED_VERSION)
     assert first.headers["cache-control"] == "public, max-age=60"
 
     statements: list[str] = []
@@ -51,14 +51,14 @@ async def test_etag_moves_when_the_data_changes(database_url, engine, tmp_path):
     async with app_client(app) as client:
         before = await client.get("/api/v1/countries/CHN")
         path = edited_seed(tmp_path, lambda data: data["countries"][0].update(capital="Peking"))
-        assert load(engine, parse(path)).version == 2
+        assert load(engine, parse(path)).version == SEED_VERSION + 1  # one record changed
 
         after = await client.get(
             "/api/v1/countries/CHN", headers={"If-None-Match": before.headers["etag"]}
         )
     assert after.status_code == 200
     assert after.json()["capital"] == "Peking"
-    assert after.headers["x-dataset-version"] == "2"
+    assert after.headers["x-dataset-version"] == str(SEED_VERSION + 1)
     assert after.headers["etag"] != before.headers["etag"]
 
 

@@ -5,7 +5,7 @@ from opentelemetry import trace
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import app_client
+from tests.conftest import SEED_VERSION, app_client
 
 pytestmark = pytest.mark.anyio
 
@@ -31,7 +31,7 @@ async def test_metrics_count_requests_by_route_template_and_status(client):
         'http_request_duration_seconds_count{method="GET",route="/api/v1/summits/{number}"} 3.0'
         in text
     )
-    assert "dataset_version 1.0" in text
+    assert f"dataset_version {SEED_VERSION}.0" in text
 
 
 @pytest.mark.parametrize("enabled", [False, True], ids=["default", "OPENTELEMETRY=1"])

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from app.main import PROJECT_ROOT
 from seed.loader import DEFAULT_FILE, SeedError, load, load_file, parse
-from tests.conftest import edited_seed
+from tests.conftest import SEED_VERSION, edited_seed
 
 
 def counts(engine) -> dict[str, int]:
@@ -126,7 +126,9 @@ def test_the_command_line_reports_per_collection(database_url, tmp_path):
         text=True,
         check=True,
     )
-    assert run.stdout == "seed: the database already holds data (version 1); not loaded\n"
+    assert run.stdout == (
+        f"seed: the database already holds data (version {SEED_VERSION}); not loaded\n"
+    )
 
     bad = edited_seed(tmp_path, lambda d: d["people"][0]["sources"][0].update(quote="nope"))
     run = subprocess.run(

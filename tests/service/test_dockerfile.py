@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from app.main import PROJECT_ROOT
+from tests.conftest import SEED_VERSION
 from tests.server import free_port
 
 DOCKERFILE = (PROJECT_ROOT / "Dockerfile").read_text()
@@ -88,4 +89,4 @@ def test_the_entrypoint_migrates_seeds_and_serves(tmp_path):
             process.terminate()
             process.wait(timeout=15)
     assert countries["total"] == 6
-    assert "dataset version is now 1" in (tmp_path / "log").read_text()
+    assert f"dataset version is now {SEED_VERSION}\n" in (tmp_path / "log").read_text()

@@ -1,11 +1,21 @@
 """The read routes of every collection, made by one factory from its `Collection`."""
 
-from typing import Annotated
+import datetime as dt
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, Field
 
-from app.api.dependencies import DatabaseDep, annotated
-from app.api.parameters import FieldsQuery, ListQuery, documented_query, list_query
+from app.api.dependencies import DatabaseDep, annotated, refuse_future_version
+from app.api.parameters import (
+    FieldsQuery,
+    ItemQuery,
+    ListQuery,
+    PageQuery,
+    documented_query,
+    list_query,
+)
 from app.api.problems import documented, not_found
 from app.api.rendering import (
     Page,
@@ -15,8 +25,11 @@ from app.api.rendering import (
     parse_fields,
     parse_sort,
 )
-from app.data.reads import get_detail, list_page, list_window
+from app.data import history
+from app.data.engine import Database
+from app.data.reads import Entity, Window, get_detail, list_page, list_window
 from app.data.registry import Collection
+from app.data.tables import Operation
 
 
 def identifier(name: str) -> str:
@@ -39,6 +52,7 @@ def _add_list_route(router: APIRouter, collection: Collection) -> None:
         sort = parse_sort(collection, query.sort)
         fields = parse_fields(collection.public, query.fields)
         cursor = parse_cursor(collection, sort, query)
+        since = query.changed_since
         with database.session() as session:
             window = list_window(
                 session,
@@ -48,6 +62,7 @@ def _add_list_route(router: APIRouter, collection: Collection) -> None:
                 limit=query.limit,
                 offset=query.offset,
                 cursor=cursor,
+                where=[] if since is None else [history.changed_after(collection, since)],
             )
         return page_response(
             request,
@@ -81,14 +96,31 @@ def _add_singleton_route(router: APIRouter, collection: Collection) -> None:
         return json_response(model.model_validate(items[0]), include=fields)
 
 
+def as_of_model(collection: Collection) -> type[BaseModel]:
+    """The shape of an entity as it stood at a past version: its detail's, less the related
+    entities a detail embeds (the history holds each entity on its own)."""
+    return collection.public if collection.embeds else collection.detail or collection.public
+
+
+def _entity_as_of(database: Database, collection: Collection, key: str, as_of: int) -> Entity:
+    with database.session() as session:
+        refuse_future_version(session, "as_of", as_of)
+        record = history.entity_as_of(session, collection, key, as_of)
+    if record is None:
+        raise not_found(f"{collection.singular} {key!r} at version {as_of}")
+    return {"sources": [], "derivations": [], **record}  # a source cites nothing itself
+
+
 def _add_detail_route(router: APIRouter, collection: Collection) -> None:
     model = collection.detail or collection.public
-    item_query = documented_query(FieldsQuery, fields_of=model)
+    past_model = as_of_model(collection)
+    item_query = documented_query(ItemQuery, fields_of=model)
     suffix = "_by_id" if collection.singleton else ""
 
     @router.get(
         f"/{{{collection.path_param}}}",
-        response_model=model,
+        # What a model made at start-up is, no static type can name.
+        response_model=model if past_model is model else model | past_model,
         summary=f"Get a {collection.singular} by {collection.path_param}",
         operation_id=f"get_{identifier(collection.singular)}{suffix}",
         responses=documented(404),
@@ -97,9 +129,12 @@ def _add_detail_route(router: APIRouter, collection: Collection) -> None:
     async def get_item(
         database: DatabaseDep,
         key: Annotated[str, Path(alias=collection.path_param, max_length=200)],
-        query: FieldsQuery,
+        query: ItemQuery,
     ) -> Response:
         fields = parse_fields(model, query.fields)
+        if query.as_of is not None:
+            past = _entity_as_of(database, collection, key, query.as_of)
+            return json_response(past_model.model_validate(past), include=fields)
         with database.session() as session:
             entity = get_detail(session, collection, key)
         if entity is None:
@@ -107,12 +142,65 @@ def _add_detail_route(router: APIRouter, collection: Collection) -> None:
         return json_response(model.model_validate(entity), include=fields)
 
 
+class HistoryItem(BaseModel):
+    version: int = Field(description="The dataset version this change made.")
+    at: dt.datetime = Field(description="When the change was made (UTC).")
+    op: Operation
+    entity: dict[str, Any] | None = Field(
+        description="The entity after the change, as the export holds it; null if deleted."
+    )
+
+
+HistoryQuery = documented_query(PageQuery, fields_of=HistoryItem)
+
+
+def history_items(versions: Sequence[history.Version]) -> list[HistoryItem]:
+    return [
+        HistoryItem(version=v.version, at=history.utc(v.at), op=v.op, entity=v.entity)
+        for v in versions
+    ]
+
+
+def _add_history_route(router: APIRouter, collection: Collection) -> None:
+    @router.get(
+        f"/{{{collection.path_param}}}/history",
+        response_model=Page[HistoryItem],
+        summary=f"Every version of a {collection.singular}, newest first",
+        description="Kept after a delete: a deleted entity's history ends with its deletion.",
+        operation_id=f"get_{identifier(collection.singular)}_history",
+        responses=documented(404),
+    )
+    @annotated(query=Annotated[HistoryQuery, Query()])
+    async def get_history(
+        request: Request,
+        database: DatabaseDep,
+        key: Annotated[str, Path(alias=collection.path_param, max_length=200)],
+        query: PageQuery,
+    ) -> Response:
+        with database.session() as session:
+            versions, total = history.history_of(
+                session, collection, key, limit=query.limit, offset=query.offset
+            )
+        if total == 0:
+            raise not_found(f"{collection.singular} {key!r}")
+        items = history_items(versions)
+        return page_response(
+            request,
+            HistoryItem,
+            Window.at_offset(items, total, query.offset),
+            limit=query.limit,
+            format_=query.format,
+        )
+
+
 def collection_router(collection: Collection) -> APIRouter:
-    """`GET /<collection>` (a list, or a singleton's one entity) and `GET /<collection>/{id}`."""
+    """`GET /<collection>` (a list, or a singleton's one entity), `GET /<collection>/{id}` and
+    its history."""
     router = APIRouter(prefix=f"/{collection.name}", tags=[collection.name])
     if collection.singleton:
         _add_singleton_route(router, collection)
     else:
         _add_list_route(router, collection)
     _add_detail_route(router, collection)
+    _add_history_route(router, collection)
     return router

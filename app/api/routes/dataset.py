@@ -12,8 +12,15 @@ from pydantic import AfterValidator, BaseModel, Field, create_model
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.api.dependencies import DatabaseDep, annotated
-from app.api.parameters import FieldsQuery, NoQuery, PageQuery, documented_query
+from app.api.dependencies import DatabaseDep, annotated, refuse_future_version
+from app.api.parameters import (
+    AS_OF_DESCRIPTION,
+    DatasetVersion,
+    FieldsQuery,
+    NoQuery,
+    PageQuery,
+    documented_query,
+)
 from app.api.problems import bad_parameter
 from app.api.rendering import (
     CSV_CONTENT,
@@ -24,7 +31,7 @@ from app.api.rendering import (
     parse_fields,
 )
 from app.api.urls import with_url
-from app.data import search, timeline
+from app.data import history, search, timeline
 from app.data.reads import Window, entity_batches, versioned_export
 from app.data.registry import BY_NAME, COLLECTIONS, ON_TIMELINE
 
@@ -138,6 +145,10 @@ async def search_dataset(request: Request, database: DatabaseDep, query: _Search
     )
 
 
+class ExportQuery(NoQuery):
+    as_of: DatasetVersion | None = Field(None, description=AS_OF_DESCRIPTION)
+
+
 # A member per collection, named by the registry: create_model's keyword form, untypable.
 ExportDocument: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "ExportDocument",
@@ -162,9 +173,13 @@ ExportDocument: type[BaseModel] = create_model(  # type: ignore[call-overload]
     summary="The whole dataset, in the shape the seed loader reads",
     operation_id="export_dataset",
 )
-async def export_dataset(database: DatabaseDep, _: Annotated[NoQuery, Query()]) -> Any:
+async def export_dataset(database: DatabaseDep, query: Annotated[ExportQuery, Query()]) -> Any:
     with database.session() as session:  # one snapshot: the records and their version
-        document = versioned_export(session)
+        if query.as_of is None:
+            document = versioned_export(session)
+        else:
+            refuse_future_version(session, "as_of", query.as_of)
+            document = history.export_as_of(session, query.as_of)
     return json_response(ExportDocument.model_validate(document), by_alias=True)
 
 
