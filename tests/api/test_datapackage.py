@@ -3,12 +3,15 @@ CSV export holds, checked against the exports themselves, values and references 
 
 import csv
 import io
+import json
 import re
 from urllib.parse import urljoin
 
+import frictionless
 import pytest
 
 from app.data.registry import COLLECTIONS
+from tests.conftest import SEED_VERSION
 
 pytestmark = pytest.mark.anyio
 
@@ -81,3 +84,18 @@ async def test_every_foreign_key_names_what_exists(client):
     assert {"fields": ["equivalent_of"], "reference": {"fields": ["id"]}} in trade["schema"][
         "foreignKeys"
     ]
+
+
+async def test_frictionless_finds_the_package_and_its_csvs_valid(client, tmp_path):
+    """The `frictionless` validator, on the package and the CSVs it points to, written out as
+    the relative paths it names: types, primary keys and foreign keys all checked."""
+    package = (await client.get(PACKAGE)).json()
+    (tmp_path / "datapackage.json").write_text(json.dumps(package), encoding="utf-8")
+    for resource in package["resources"]:
+        target = tmp_path / resource["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((await client.get(urljoin(PACKAGE, resource["path"]))).content)
+    report = frictionless.validate(tmp_path / "datapackage.json")
+    assert report.valid, report.flatten(["resourceName", "rowNumber", "fieldName", "message"])
+    assert len(report.tasks) == len(COLLECTIONS)
+    assert sum(task.stats["rows"] for task in report.tasks) == SEED_VERSION  # every record
