@@ -76,6 +76,9 @@ def _end_streams_on_exit(notifier: ChangeNotifier) -> Callable[[], None]:
         handler = previous[signum]
         if callable(handler):
             handler(signum, frame)
+        elif handler == signal.SIG_DFL:  # no server to hand it to: what it would have done
+            signal.signal(signum, handler)
+            signal.raise_signal(signum)
 
     for sig in previous:
         signal.signal(sig, end_streams)
@@ -133,9 +136,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.notifier = ChangeNotifier(
         database.engine,
         app.state.dataset_version,
-        max_streams=settings.max_streams,
         poll_seconds=settings.stream_poll_seconds,
+        safety_seconds=settings.stream_safety_seconds,
     )
+    app.state.max_streams = settings.max_streams
     app.state.stream_heartbeat_seconds = settings.stream_heartbeat_seconds
     app.state.response_cache = ResponseCache(
         max_entries=settings.response_cache_entries, max_bytes=settings.response_cache_bytes

@@ -5,6 +5,7 @@ Each server is a real process (uvicorn, one worker) and wrk (Debian's, installed
 drives it from the same machine: read the figures as ratios within one run. Each measurement is
 taken `BENCH_ROUNDS` times, interleaved with the others, and the median run is reported.
 
+`python -m bench.run sync` (or small, million, soak) runs one part.
 Settings (environment): BENCH_DIR (work files, default /tmp/summit-bench), BENCH_SECONDS (per
 measurement, 5), BENCH_ROUNDS (5), BENCH_ROWS (1000000), BENCH_SOAK_SECONDS (60).
 """
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 
 from app.data.paging import Cursor
 
@@ -448,6 +450,145 @@ def soak_with(
         report.append(f"Failed writes (first 5): {failed[:5]}")
 
 
+# --- keeping a copy in sync: the feed, idle streams, a change reaching another process -------
+
+
+SYNC_PEOPLE = 200
+IDLE_STREAMS = 500
+LATENCY_SAMPLES = 20
+
+
+def _bench_person(writer: int, number: int) -> dict[str, object]:
+    return {
+        "name": f"Synced {writer}-{number}",
+        "roles": ["benchmark"],
+        "sources": [{"source": "article", "quote": "witnessed the signing", "fields": ["roles"]}],
+        "derivations": [{"fields": ["name"], "basis": "inferred", "note": "A benchmark's."}],
+    }
+
+
+def sync(report: list[str]) -> None:
+    """A feed page against a list page of as many entities (both uncached), idle streams one
+    process holds and what each costs it, and how long a change made through one process takes
+    to reach a stream open on another, on SQLite and (when it answers) PostgreSQL."""
+    database = WORK / "sync.db"
+    database.unlink(missing_ok=True)
+    seeded_database(database)
+    env = service_env(database, SUMMIT_API_KEYS=f"bench:{WRITE_KEY}", RESPONSE_CACHE_ENTRIES="0")
+    with serve(["--factory", "app.main:create_app"], env=env, ready="/readyz") as app:
+        headers = {"Authorization": f"Bearer {WRITE_KEY}"}
+        with httpx.Client(base_url=app.url, headers=headers, timeout=30) as client:
+            since = int(client.get("/api/v1/feed?limit=1").headers["x-dataset-version"])
+            for number in range(SYNC_PEOPLE):
+                client.post("/api/v1/people", json=_bench_person(0, number)).raise_for_status()
+        loads = measure(
+            {
+                "GET /api/v1/people?limit=50 (uncached)": (
+                    app.url + "/api/v1/people?limit=50&offset=2",
+                    {},
+                ),
+                "GET /api/v1/feed?limit=50 (uncached)": (
+                    f"{app.url}/api/v1/feed?since={since}&limit=50",
+                    {},
+                ),
+            }
+        )
+        baseline = loads["GET /api/v1/people?limit=50 (uncached)"].requests_per_second
+        table(report, "A feed page against a list page, 50 people each", loads, baseline)
+        report.append(idle_streams(app))
+    report.append(change_latency("SQLite", env))
+    postgres = postgres_database("summit_bench_sync")
+    if postgres is not None:
+        report.append(change_latency("PostgreSQL", {**env, "DATABASE_URL": postgres}))
+
+
+def idle_streams(app: Server) -> str:
+    """Open `IDLE_STREAMS` event streams at once, each from the current version (nothing to
+    replay), and leave them idle: what the process holds."""
+    before = app.rss_mb()
+    port = int(app.url.rsplit(":", 1)[1])
+    current = httpx.get(app.url + "/api/v1/feed?limit=1").headers["x-dataset-version"]
+    request = (
+        f"GET /api/v1/feed?since={current} HTTP/1.1\r\nHost: bench\r\n"
+        "Accept: text/event-stream\r\n\r\n"
+    ).encode()
+    streams = []
+    for _ in range(IDLE_STREAMS):
+        connection = socket.create_connection(("127.0.0.1", port), timeout=30)
+        connection.sendall(request)
+        streams.append(connection)
+    opened = sum(connection.recv(64).startswith(b"HTTP/1.1 200") for connection in streams)
+    time.sleep(2)  # each replays its first page, then waits
+    after = app.rss_mb()
+    for connection in streams:
+        connection.close()
+    per_stream_kb = (after - before) * 1024 / IDLE_STREAMS
+    return (
+        f"\n{opened} of {IDLE_STREAMS} idle streams opened at once on one process; its memory"
+        f" went from {before:.0f} MB to {after:.0f} MB, {per_stream_kb:.0f} kB a stream."
+    )
+
+
+def postgres_database(name: str) -> str | None:
+    """A fresh database on the local PostgreSQL, migrated and seeded; None without one."""
+    admin = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        with psycopg.connect(admin.replace("+psycopg", ""), autocommit=True) as connection:
+            connection.execute(f"DROP DATABASE IF EXISTS {name}")
+            connection.execute(f"CREATE DATABASE {name}")
+    except psycopg.OperationalError:  # no PostgreSQL here: the SQLite figures stand alone
+        return None
+    env = {**os.environ, "DATABASE_URL": url}
+    subprocess.run([str(BIN / "alembic"), "upgrade", "head"], cwd=ROOT, env=env, check=True)
+    subprocess.run([str(BIN / "python"), "-m", "seed"], cwd=ROOT, env=env, check=True)
+    return url
+
+
+def change_latency(backend: str, env: dict[str, str]) -> str:
+    """Two processes on one database: from each write's answer on one to its event on a
+    stream open on the other."""
+    factory = ["--factory", "app.main:create_app"]
+    with (
+        serve(factory, env=env, ready="/readyz") as watched,
+        serve(factory, env=env, ready="/readyz") as written,
+    ):
+        arrived: dict[int, float] = {}
+        ready = threading.Event()
+
+        def listen() -> None:
+            headers = {"Accept": "text/event-stream"}
+            since = httpx.get(watched.url + "/api/v1/feed?limit=1").headers["x-dataset-version"]
+            url = f"{watched.url}/api/v1/feed?since={since}"
+            with httpx.stream("GET", url, headers=headers, timeout=60) as stream:
+                ready.set()
+                for line in stream.iter_lines():
+                    if line.startswith("id: "):
+                        arrived[int(line[4:])] = time.perf_counter()
+                        if len(arrived) == LATENCY_SAMPLES:
+                            return
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        ready.wait(30)
+        answered: dict[int, float] = {}
+        headers = {"Authorization": f"Bearer {WRITE_KEY}"}
+        with httpx.Client(base_url=written.url, headers=headers, timeout=30) as client:
+            for number in range(LATENCY_SAMPLES):
+                response = client.post("/api/v1/people", json=_bench_person(1, number))
+                answered[int(response.headers["x-dataset-version"])] = time.perf_counter()
+                time.sleep(0.3)  # apart, so that each is measured on its own
+        listener.join(30)
+    delays = sorted((arrived[v] - t) * 1000 for v, t in answered.items() if v in arrived)
+    if not delays:
+        return f"\n{backend}: no change reached the other process's stream."
+    return (
+        f"\n{backend}, a change through one process reaching a stream on another:"
+        f" {len(delays)} of {LATENCY_SAMPLES} arrived; median {delays[len(delays) // 2]:.0f} ms,"
+        f" slowest {delays[-1]:.0f} ms after the write's answer."
+    )
+
+
 def write_until(
     url: str,
     path: str,
@@ -501,9 +642,9 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     ensure_wrk()
     report = [f"## Benchmark\n\n{machine()}"]
-    parts = sys.argv[1:] or ["small", "million", "soak"]
+    parts = sys.argv[1:] or ["small", "million", "soak", "sync"]
     for part in parts:
-        {"small": small_dataset, "million": million_rows, "soak": soak}[part](report)
+        {"small": small_dataset, "million": million_rows, "soak": soak, "sync": sync}[part](report)
         print("\n".join(report), flush=True)
     (WORK / "results.md").write_text("\n".join(report) + "\n")
     print(f"\nwritten to {WORK / 'results.md'}")

@@ -16,10 +16,13 @@ data would write, not part of the API.
 import argparse
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+
+RECONNECT_SECONDS = 3  # before opening a dropped stream again, as a browser's EventSource waits
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entity (
@@ -130,7 +133,11 @@ def follow(client: httpx.Client, mirror: sqlite3.Connection, *, until: int | Non
                     if until is not None and version >= until:
                         break
         except httpx.TransportError:
-            continue  # resume after `version`, as a browser's EventSource would
+            time.sleep(RECONNECT_SECONDS)  # then resume after `version`, as EventSource would
+        except httpx.HTTPStatusError as error:
+            if error.response.status_code != 503:  # the server holds all the streams it may
+                raise
+            time.sleep(float(error.response.headers.get("retry-after", RECONNECT_SECONDS)))
     return version
 
 

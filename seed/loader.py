@@ -21,10 +21,10 @@ from sqlmodel import Session, select
 from app.data import search
 from app.data.citations import CitationError, resolve_all
 from app.data.engine import session_scope
-from app.data.history import record_version
+from app.data.history import record_citers_of, record_version
 from app.data.provenance import is_pre_provenance, provenance_errors, with_old_meaning
-from app.data.reads import Entity, as_record, get_entity
-from app.data.registry import BY_NAME, COLLECTIONS, Collection
+from app.data.reads import Entity, as_record, dataset_version, get_entity
+from app.data.registry import BY_NAME, COLLECTIONS, QUOTED, Collection
 from app.data.rows import Outcome, missing_references, save_entity
 from app.data.tables import Person, SourceIn
 
@@ -178,6 +178,7 @@ def load(engine: Engine, dataset: Dataset, *, label: str = "data") -> LoadReport
     report = LoadReport()
     with _refused_by_database(label), session_scope(engine, write=True) as session:
         _check_speakers(session, dataset, label)
+        retexted: list[str] = []  # sources whose text the load changes
         for collection in COLLECTIONS:
             counts: Counter[Outcome] = Counter()
             for entity in dataset.get(collection.name, []):
@@ -185,9 +186,14 @@ def load(engine: Engine, dataset: Dataset, *, label: str = "data") -> LoadReport
                 counts[outcome] += 1
                 if outcome is not Outcome.UNCHANGED:
                     report.version = _record_version(session, collection, entity["id"], outcome)
+                if collection is QUOTED and outcome is Outcome.UPDATED:
+                    retexted.append(entity["id"])
             report.changes[collection.name] = counts
         _check_references(session, dataset, label)
+        for source_id in retexted:
+            record_citers_of(session, source_id)
         if report.changed:
+            report.version = dataset_version(session)
             search.rebuild_index(session)
     return report
 

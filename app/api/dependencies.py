@@ -42,6 +42,17 @@ def refuse_future_version(session: Session, parameter: str, version: int) -> Non
         raise bad_parameter(parameter, f"is past the current dataset version, {current}")
 
 
+def refuse_unknown_version(session: Session, version: int) -> None:
+    """A 400 for an `as_of` the history cannot answer: past the current version, or before the
+    history held the whole dataset (a database that kept none before it was migrated)."""
+    refuse_future_version(session, "as_of", version)
+    start = history.history_from(session)
+    if version < start:
+        raise bad_parameter(
+            "as_of", f"is before version {start}, where this database's history begins"
+        )
+
+
 MAX_QUERY_LENGTH = 4096
 
 

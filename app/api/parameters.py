@@ -22,7 +22,7 @@ from app.data.registry import Collection
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}$")]
 Year = Annotated[int, Field(ge=1900, le=2100)]
 SummitNumber = Annotated[int, Field(ge=1, le=1_000_000)]
-DatasetVersion = Annotated[int, Field(ge=0, le=2**31 - 1)]
+VersionNumber = Annotated[int, Field(ge=0, le=2**31 - 1)]
 # Deeper than this, a list is paged by the cursors in its `Link` header: an offset costs in
 # proportion to its size, a cursor does not.
 MAX_OFFSET = 10_000
@@ -64,7 +64,7 @@ AS_OF_DESCRIPTION = (
 class ItemQuery(FieldsQuery):
     """What an entity's detail takes: `fields`, and `as_of` for the entity as it stood."""
 
-    as_of: DatasetVersion | None = Field(
+    as_of: VersionNumber | None = Field(
         None,
         description=AS_OF_DESCRIPTION
         + " Without the related entities a detail embeds: the entity as the export holds it.",
@@ -87,7 +87,7 @@ class ListQuery(PageQuery, FieldsQuery):
         "header give it (opaque; made for one `sort`). Costs the same at any depth; not with "
         "`offset`.",
     )
-    changed_since: DatasetVersion | None = Field(
+    changed_since: VersionNumber | None = Field(
         None,
         description="Only entities whose last change came after this dataset version (as "
         "`X-Dataset-Version`, an export's `version` or the feed's `last_version` give it).",

@@ -123,22 +123,34 @@ def json_response(
     )
 
 
-def wants_csv(request: Request, format_: str | None) -> bool:
-    """Whether to answer CSV: `format` decides; else the Accept header, by quality."""
-    if format_ is not None:
-        return format_ == "csv"
-    quality = {"application/json": 0.0, "text/csv": 0.0}
-    for media_range in request.headers.get("accept", "").split(","):
+def accepted_weights(accept: str) -> dict[str, float]:
+    """The media ranges of an Accept header (lower case) and their weights (`q`, 1 if none);
+    a range with a weight that is no number is left out."""
+    weights: dict[str, float] = {}
+    for media_range in accept.split(","):
         media_type, *params = (part.strip() for part in media_range.split(";"))
         q = next((p.removeprefix("q=") for p in params if p.startswith("q=")), "1")
         try:
             weight = float(q)
         except ValueError:
             continue
-        for candidate in quality:
-            if media_type.lower() in (candidate, candidate.split("/")[0] + "/*", "*/*"):
-                quality[candidate] = max(quality[candidate], weight)
-    return quality["text/csv"] > quality["application/json"]
+        if media_type:
+            weights[media_type.lower()] = max(weights.get(media_type.lower(), 0.0), weight)
+    return weights
+
+
+def quality_of(weights: dict[str, float], candidate: str) -> float:
+    """How much a client accepts `candidate`: by its own range, its type's, or `*/*`."""
+    ranges = (candidate, candidate.split("/")[0] + "/*", "*/*")
+    return max((weights[r] for r in ranges if r in weights), default=0.0)
+
+
+def wants_csv(request: Request, format_: str | None) -> bool:
+    """Whether to answer CSV: `format` decides; else the Accept header, by quality."""
+    if format_ is not None:
+        return format_ == "csv"
+    weights = accepted_weights(request.headers.get("accept", ""))
+    return quality_of(weights, "text/csv") > quality_of(weights, "application/json")
 
 
 def _citation_cell(citation: dict[str, Any]) -> str:

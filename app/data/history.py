@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 
 from app.data import tables as m
 from app.data.notifier import notify_writers
-from app.data.reads import Entity, dataset_version
-from app.data.registry import COLLECTIONS, Collection
+from app.data.reads import Entity, as_record, dataset_version, get_entity
+from app.data.registry import BY_NAME, COLLECTIONS, Collection
 from app.data.rows import bump_version
 
 Version = m.EntityVersion
@@ -52,6 +52,38 @@ def record_version(
     return version
 
 
+def record_citers_of(session: Session, source_id: str) -> None:
+    """After a source's text changed: each entity quoting it whose record changed with it (a
+    quote's `prefix` and `suffix` are cut from the text) gets a version of its own, so that the
+    feed still gives the export."""
+    citation = m.table_of(m.Citation).c
+    citing = session.connection().execute(
+        select(citation.collection, citation.entity_id)
+        .where(citation.source_id == source_id)
+        .distinct()
+    )
+    for name, entity_id in sorted(citing):
+        collection = BY_NAME[name]
+        entity = get_entity(session, collection, entity_id)
+        assert entity is not None  # its citation is there
+        record = as_record(collection, entity)
+        latest = session.exec(
+            select(Version.entity)
+            .where(Version.collection == name, Version.entity_id == entity_id)
+            .order_by(col(Version.version).desc())
+            .limit(1)
+        ).first()
+        if latest != to_jsonable_python(record):
+            record_version(
+                session,
+                collection,
+                op="create" if latest is None else "update",
+                entity_id=entity_id,
+                key=entity[collection.url_key],
+                record=record,
+            )
+
+
 def utc(at: dt.datetime) -> dt.datetime:
     """A stored time as UTC: SQLite gives it back without its zone."""
     return at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
@@ -71,18 +103,23 @@ def changed_after(collection: Collection, version: int) -> ColumnElement[bool]:
     return collection.id_column.in_(changed)
 
 
-def _entity_id(session: Session, collection: Collection, key: str, *, up_to: int | None) -> str:
-    """The id of the entity `key` (from a URL) addresses: the key itself, or the entity that
-    last held that key (a summit's number), up to version `up_to`."""
-    if collection.url_key == "id":
-        return key
+def _entity_id(
+    session: Session, collection: Collection, key: str, *, up_to: int | None
+) -> tuple[str | None, bool]:
+    """The id of the entity `key` (from a URL) addresses, and whether it was found as the key
+    the history holds (so that the entity may have held it then, not now): the entity that last
+    held that key up to version `up_to` (one deleted since, a summit renumbered since), else
+    the one the key finds now, by any form its detail takes (`kz` for KAZ, a summit's id)."""
     statement = select(Version.entity_id).where(
         Version.collection == collection.name, Version.key == key
     )
     if up_to is not None:
         statement = statement.where(col(Version.version) <= up_to)
-    entity_id = session.exec(statement.order_by(col(Version.version).desc()).limit(1)).first()
-    return key if entity_id is None else entity_id
+    held = session.exec(statement.order_by(col(Version.version).desc()).limit(1)).first()
+    if held is not None:
+        return held, True
+    current = session.exec(select(collection.id_column).where(collection.lookup(key))).first()
+    return current, False
 
 
 def history_of(
@@ -90,7 +127,7 @@ def history_of(
 ) -> tuple[list[Version], int]:
     """Every version of the entity `key` addresses, newest first, and how many there are
     (none for an entity that never was)."""
-    entity_id = _entity_id(session, collection, key, up_to=None)
+    entity_id, _ = _entity_id(session, collection, key, up_to=None)
     condition = (Version.collection == collection.name, Version.entity_id == entity_id)
     total = session.exec(select(func.count()).select_from(Version).where(*condition)).one()
     statement = select(Version).where(*condition).order_by(col(Version.version).desc())
@@ -100,7 +137,9 @@ def history_of(
 def entity_as_of(session: Session, collection: Collection, key: str, version: int) -> Entity | None:
     """The entity `key` addresses as it stood at `version`, as the export holds it; None if it
     did not exist then."""
-    entity_id = _entity_id(session, collection, key, up_to=version)
+    entity_id, by_key_then = _entity_id(session, collection, key, up_to=version)
+    if entity_id is None:
+        return None
     statement = (
         select(Version)
         .where(
@@ -112,8 +151,8 @@ def entity_as_of(session: Session, collection: Collection, key: str, version: in
         .limit(1)
     )
     latest = session.exec(statement).first()
-    if latest is None or latest.entity is None or latest.key != key:
-        return None
+    if latest is None or latest.entity is None or (by_key_then and latest.key != key):
+        return None  # not there then, or holding another key by then
     return dict(latest.entity)
 
 
@@ -152,6 +191,12 @@ def export_as_of(session: Session, version: int) -> dict[str, Any]:
 def current_version(session: Session) -> int:
     """The dataset version, 0 before anything was loaded."""
     return dataset_version(session) or 0
+
+
+def history_from(session: Session) -> int:
+    """The first version the history holds the whole dataset at (see `DatasetVersion`)."""
+    row = session.get(m.DatasetVersion, 1)
+    return 0 if row is None else row.history_from
 
 
 def as_items(versions: Sequence[Version]) -> list[dict[str, Any]]:

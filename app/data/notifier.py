@@ -1,10 +1,11 @@
 """Telling open change streams that the data has moved, whichever process moved it.
 
-One watcher per process, running while at least one stream is open: on PostgreSQL it LISTENs
-for the NOTIFY every writer sends as it commits (`notify_writers`); on SQLite, which has no
-such thing, it looks at the dataset version every `poll_seconds`. Either way it reads the
-version and wakes every stream waiting for a version past the one it has. A stream holds no
-database connection while it waits: the watcher's is the only one, shared by all.
+One watcher per process, running while anyone listens: on PostgreSQL it LISTENs for the
+NOTIFY every writer sends as it commits (`notify_writers`), and reads the version every
+`safety_seconds` besides, in case a notification was lost with its connection; on SQLite, which
+has no such thing, it reads the dataset version every `poll_seconds`. Either way it wakes every
+listener waiting for a version past the one it has. A listener holds no database connection
+while it waits: the watcher's are the only ones, shared by all.
 """
 
 import asyncio
@@ -17,9 +18,6 @@ from sqlmodel import Session
 from app.data.version import VersionReader
 
 CHANNEL = "summit_dataset_changes"
-# How often the PostgreSQL watcher reads the version though no NOTIFY came: the safety net for
-# a notification lost with its connection.
-SAFETY_SECONDS = 5.0
 
 log = logging.getLogger("app.data.notifier")
 
@@ -31,36 +29,35 @@ def notify_writers(session: Session) -> None:
         session.connection().exec_driver_sql(f"NOTIFY {CHANNEL}")
 
 
-class TooManyStreams(Exception):
-    """This process holds as many open streams as it may."""
-
-
 class ChangeNotifier:
     def __init__(
-        self, engine: Engine, versions: VersionReader, *, max_streams: int, poll_seconds: float
+        self,
+        engine: Engine,
+        versions: VersionReader,
+        *,
+        poll_seconds: float,
+        safety_seconds: float,
     ) -> None:
         self._engine = engine
         self._versions = versions
-        self.max_streams = max_streams
         self.poll_seconds = poll_seconds
-        self.streams = 0
+        self.safety_seconds = safety_seconds
+        self.listeners = 0
         self.version: int | None = None  # as last read; None until the watcher has read it
         self.closed = False
         self._changed: asyncio.Event | None = None
         self._watcher: asyncio.Task[None] | None = None
 
-    def open_stream(self) -> None:
-        """Count one more open stream, watching for changes from now on; `TooManyStreams`
-        past `max_streams`. Each must be closed with `close_stream`."""
-        if self.streams >= self.max_streams:
-            raise TooManyStreams
-        self.streams += 1
+    def add_listener(self) -> None:
+        """One more listener: changes are watched for from now on, until `remove_listener`
+        has been called for each."""
+        self.listeners += 1
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.create_task(self._watch())
 
-    def close_stream(self) -> None:
-        self.streams -= 1
-        if self.streams == 0 and self._watcher is not None:
+    def remove_listener(self) -> None:
+        self.listeners -= 1
+        if self.listeners == 0 and self._watcher is not None:
             self._watcher.cancel()  # nobody to wake: no connection kept for nobody
             self._watcher = None
 
@@ -79,9 +76,9 @@ class ChangeNotifier:
         return not self.closed
 
     def close(self) -> None:
-        """End every stream now (the process is stopping) and refuse new ones."""
+        """Wake every listener for good (the process is stopping): `wait_past` answers False
+        from now on."""
         self.closed = True
-        self.max_streams = 0
         self._wake()
         if self._watcher is not None:
             self._watcher.cancel()
@@ -120,5 +117,5 @@ class ChangeNotifier:
             await connection.execute(f"LISTEN {CHANNEL}")
             while not self.closed:
                 self._refresh()  # after LISTEN, so that no change falls between
-                async for _ in connection.notifies(timeout=SAFETY_SECONDS, stop_after=1):
+                async for _ in connection.notifies(timeout=self.safety_seconds, stop_after=1):
                     pass

@@ -684,6 +684,9 @@ class DatasetVersion(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     version: int = 0
     updated_at: dt.datetime
+    # The first version at which the history holds the whole dataset: 0 where it was kept from
+    # the start; for a database migrated to keep one, the version its current state became.
+    history_from: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 # --- the history of every entity -----------------------------------------------------------------

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from app.data import search
 from app.data import tables as m
 from app.data.citations import CitationError, resolve
-from app.data.history import record_version
+from app.data.history import record_citers_of, record_version
 from app.data.provenance import provenance_errors
 from app.data.reads import Entity, as_record, get_entity, get_entity_count
 from app.data.registry import QUOTED, Collection
@@ -339,6 +339,8 @@ def write(
         key=(after or before or {})[collection.url_key],
         record=record,
     )
+    if collection is QUOTED and before is not None and after is not None:
+        record_citers_of(session, entity_id)
     search.reindex_entity(session, collection, entity_id, after)
     record_change(
         session,

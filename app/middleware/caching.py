@@ -139,12 +139,13 @@ def as_of(key: RequestKey, version: int) -> int | None:
     return int(found[1]) if found is not None and int(found[1]) <= version else None
 
 
-def entity_tag(key: RequestKey, version: int) -> str:
+def entity_tag(key: RequestKey, version: int, *, build: str) -> str:
     """A strong ETag: the same version and request always get the same bytes; an answer as of
-    a past version, the same bytes at every version since. The Origin changes only CORS
-    headers, not the representation, so it is left out."""
+    a past version, the same bytes at every version since, from the same `build` of the
+    service (its schema: one that shows the data otherwise makes other bytes). The Origin
+    changes only CORS headers, not the representation, so it is left out."""
     gzip = "gzip" if key.accepts_gzip else "identity"
-    request = "\n".join([key.path, key.query.decode("latin-1"), key.accept, gzip])
+    request = "\n".join([key.path, key.query.decode("latin-1"), key.accept, gzip, build])
     digest = hashlib.blake2b(request.encode(), digest_size=12).hexdigest()
     past = as_of(key, version)
     return f'"v{version}-{digest}"' if past is None else f'"as-of-{past}-{digest}"'
@@ -191,7 +192,9 @@ class ConditionalGetMiddleware(HTTPMiddleware):
             await self.app(scope, receive, self._with_cache_control(scope, send))
             return
         headers = {name: value for name, value in reversed(scope["headers"])}  # first wins
-        is_read = method in ("GET", "HEAD") and not headers.get(b"authorization")
+        # An event stream is never the same twice: no ETag, never kept.
+        stream = b"text/event-stream" in headers.get(b"accept", b"").lower()
+        is_read = method in ("GET", "HEAD") and not headers.get(b"authorization") and not stream
         state = scope["app"].state
         cache: ResponseCache = state.response_cache
         version = state.dataset_version.current() if is_read else None
@@ -200,7 +203,8 @@ class ConditionalGetMiddleware(HTTPMiddleware):
         not_modified = False
         if version is not None:
             cached = cache.get(version, key)
-            etag = cached.etag if cached is not None else entity_tag(key, version)
+            build = state.schema_head
+            etag = cached.etag if cached is not None else entity_tag(key, version, build=build)
             not_modified = _matches(headers.get(b"if-none-match", b"").decode("latin-1"), etag)
             cors = self._cors_headers.get(key.origin_class) if key.origin_class else []
             if not_modified and (cached is not None or cors is not None):
@@ -218,9 +222,7 @@ class ConditionalGetMiddleware(HTTPMiddleware):
             nonlocal start, made_304
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                # A stream of events is never the same twice: no ETag, never kept.
-                stream = headers.get("content-type", "").startswith("text/event-stream")
-                ok = message["status"] == 200 and etag is not None and not stream
+                ok = message["status"] == 200 and etag is not None
                 _merge_vary(headers)
                 # A write has moved the version by now: answer with the one it made.
                 shown = version if is_read else state.dataset_version.current()

@@ -9,6 +9,7 @@ Pure ASGI rather than `BaseHTTPMiddleware`, so that streamed responses stay stre
 layer costs little.
 """
 
+import contextlib
 import logging
 import re
 import secrets
@@ -123,8 +124,13 @@ class SecurityHeadersMiddleware(HTTPMiddleware):
         await self.app(scope, receive, send_with_headers)
 
 
+class _HeadAnswered(Exception):
+    """The headers of a HEAD have gone out: what the GET would stream next is not wanted."""
+
+
 class HeadAsGetMiddleware(HTTPMiddleware):
-    """Answers HEAD as the same GET would, without the body (FastAPI routes only take GET)."""
+    """Answers HEAD as the same GET would, without the body (FastAPI routes only take GET). A
+    streamed body (an export, an event stream that never ends) is stopped at its first chunk."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "HEAD":
@@ -133,12 +139,14 @@ class HeadAsGetMiddleware(HTTPMiddleware):
 
         async def send_without_body(message: Message) -> None:
             if message["type"] == "http.response.body":
+                await send({"type": "http.response.body", "body": b""})
                 if message.get("more_body", False):
-                    return
-                message = {"type": "http.response.body", "body": b""}
+                    raise _HeadAnswered
+                return
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, send_without_body)
+        with contextlib.suppress(_HeadAnswered):
+            await self.app({**scope, "method": "GET"}, receive, send_without_body)
 
 
 ACCESS_LOG_BATCH = 1000

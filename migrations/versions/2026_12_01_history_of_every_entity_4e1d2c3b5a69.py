@@ -6,7 +6,8 @@ change feed, `changed_since`, an entity's history and `as_of`.
 An existing database has no history to carry forward: only the audit trail of API writes, and
 not the seed loader's. Its current state becomes the first version of each entity's history, one
 `create` each, at the versions after the current one (so that the dataset version still only
-grows), in collection order and then by id. Each is dated by the last audited write of that
+grows), in collection order and then by id; the last of them is where the history begins to
+hold the whole dataset (`dataset_version.history_from`), the first version `as_of` answers. Each is dated by the last audited write of that
 entity, else by the earliest audited write (the seeded state held by then), else by the time
 the dataset version last moved. Nothing else is invented: deleted entities have no history.
 
@@ -200,6 +201,10 @@ def upgrade() -> None:
         "ix_entity_version_entity", "entity_version", ["collection", "entity_id", "version"]
     )
     op.create_index("ix_entity_version_collection", "entity_version", ["collection", "version"])
+    op.add_column(
+        "dataset_version",
+        sa.Column("history_from", sa.Integer(), server_default="0", nullable=False),
+    )
     _carry_current_state(op.get_bind(), entity_version)
 
 
@@ -223,15 +228,17 @@ def _carry_current_state(bind: sa.Connection, entity_version: sa.Table) -> None:
         for offset, (collection, entity_id, key, record) in enumerate(records, start=1)
     ]
     op.bulk_insert(entity_version, rows)
+    # Before that version the history holds only part of the dataset: `as_of` answers from it.
     bind.execute(
-        dataset_version.update()
-        .where(dataset_version.c.id == 1)
-        .values(version=current.version + len(rows))
+        sa.text("UPDATE dataset_version SET version = :version, history_from = :version WHERE id = 1"),
+        {"version": current.version + len(rows)},
     )
 
 
 def downgrade() -> None:
     # The dataset version stays where it is: it only ever grows, or caches would go stale.
+    with op.batch_alter_table("dataset_version") as batch:
+        batch.drop_column("history_from")
     op.drop_index("ix_entity_version_collection", table_name="entity_version")
     op.drop_index("ix_entity_version_entity", table_name="entity_version")
     op.drop_table("entity_version")

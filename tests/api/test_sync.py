@@ -215,3 +215,85 @@ async def test_the_export_as_of_a_version_is_the_export_of_then(writer):
         now
     )
     assert_problem(await writer.get(f"/api/v1/export?as_of={now['version'] + 1}"), 400)
+
+
+async def test_a_new_text_around_a_quote_is_a_version_of_each_entity_quoting_it(writer):
+    """A quote's prefix and suffix are cut from its source's text: a change of the text next to
+    a quote changes the export records of the entities citing it, and the feed says so."""
+    before = (await writer.get("/api/v1/export")).json()
+    text = next(s for s in before["sources"] if s["id"] == "article")["text"]
+    quotes = [
+        (name, record["id"], c)
+        for name, records in before.items()
+        if name != "version"
+        for record in records
+        for c in record.get("sources", [])
+        if c["source"] == "article"
+    ]
+    quoted = {at for _, _, c in quotes for at in range(c["start"], c["end"])}
+    # A character no quote holds, in the 32 before a quote: that quote's prefix.
+    at, name, entity_id = next(
+        (p, name, entity_id)
+        for name, entity_id, c in quotes
+        for p in range(c["start"] - 1, max(c["start"] - 32, -1), -1)
+        if p not in quoted
+    )
+    retexted = text[:at] + ("_" if text[at] != "_" else "-") + text[at + 1 :]
+    patched = await writer.patch("/api/v1/sources/article", json={"text": retexted})
+    assert patched.status_code == 200, patched.text
+    feed = await _feed(writer, since=before["version"])
+    changed = [(i["type"], i["id"]) for i in feed["items"]]
+    assert changed[0] == ("sources", "article")
+    assert (name, entity_id) in changed[1:]
+    assert len(changed) == len(set(changed))
+    mirror = _by_id(before)
+    for item in feed["items"]:
+        mirror[item["type"]][item["id"]] = item["entity"]
+    after = (await writer.get("/api/v1/export")).json()
+    assert mirror == _by_id(after)
+    assert mirror != _by_id(before)
+    as_of = (await writer.get(f"/api/v1/export?as_of={after['version']}")).json()
+    assert _by_id(as_of) == _by_id(after)
+    since = await writer.get(f"/api/v1/{name}?changed_since={patched.headers['x-dataset-version']}")
+    assert entity_id not in [e["id"] for e in since.json().get("items", [])]
+    since = await writer.get(f"/api/v1/{name}?changed_since={before['version']}")
+    assert entity_id in [e["id"] for e in since.json().get("items", [])]
+
+
+async def test_as_of_and_history_take_every_key_the_detail_takes(writer):
+    await writer.patch("/api/v1/countries/KAZ", json={"capital": "Nur-Sultan"})
+    for key in ("KAZ", "kaz", "KZ", "kz"):
+        past = await writer.get(f"/api/v1/countries/{key}?as_of={SEED_VERSION}")
+        assert past.json()["capital"] == "Astana", key
+        history = await writer.get(f"/api/v1/countries/{key}/history")
+        assert history.json()["total"] == 2, key
+    by_id = await writer.get(f"/api/v1/summits/second-summit?as_of={SEED_VERSION}")
+    assert by_id.json()["number"] == 2
+    assert (await writer.get("/api/v1/summits/second-summit/history")).json()["total"] == 1
+
+
+async def test_as_of_refuses_the_fields_only_a_current_detail_embeds(client):
+    problem = assert_problem(
+        await client.get(f"/api/v1/summits/2?as_of={SEED_VERSION}&fields=number,agreements"), 400
+    )
+    assert problem["errors"][0]["parameter"] == "fields"
+    fine = await client.get(f"/api/v1/summits/2?as_of={SEED_VERSION}&fields=number")
+    assert fine.json() == {"number": 2}
+    assert (await client.get("/api/v1/summits/2?fields=agreements")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "*/*",
+        "application/json",
+        "text/event-stream;q=0",
+        "application/json, text/event-stream;q=0.1",
+        "text/event-streamX",
+        "application/x-text/event-stream",
+    ],
+)
+async def test_the_feed_is_json_unless_the_event_stream_is_preferred(client, accept):
+    response = await client.get("/api/v1/feed?limit=1", headers={"Accept": accept})
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["last_version"] == 1

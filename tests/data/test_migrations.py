@@ -29,6 +29,7 @@ from tests.conftest import (
     FIXTURES,
     SEED_VERSION,
     app_client,
+    assert_problem,
     migrate,
 )
 
@@ -268,6 +269,10 @@ async def test_the_current_state_becomes_the_first_version_of_every_history(data
         items = (await client.get("/api/v1/feed?since=0&limit=1000")).json()["items"]
         after = (await client.get("/api/v1/export")).json()
         deleted = await client.get("/api/v1/principles/mutual-respect-and-equality/history")
+        # The history holds the whole dataset from its last carried version on, not before.
+        whole = (await client.get(f"/api/v1/export?as_of={after['version']}")).json()
+        partial = await client.get(f"/api/v1/export?as_of={after['version'] - 1}")
+        unknown = await client.get(f"/api/v1/countries/KAZ?as_of={before['version']}")
     records = [(name, e) for name in before if name != "version" for e in before[name]]
     assert len(records) == 39
     assert [i["version"] for i in items] == list(range(before["version"] + 1, after["version"] + 1))
@@ -286,3 +291,10 @@ async def test_the_current_state_becomes_the_first_version_of_every_history(data
         name: before[name] for name in before if name != "version"
     }
     assert deleted.status_code == 404
+    assert whole == after
+    for refused in (partial, unknown):
+        problem = assert_problem(refused, 400)
+        assert (
+            problem["detail"]
+            == f"as_of: is before version {after['version']}, where this database's history begins"
+        )

@@ -8,7 +8,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -21,7 +21,12 @@ from tests.server import running_server, server_process
 
 STREAM = {"Accept": "text/event-stream"}
 WRITER = {"Authorization": f"Bearer {EDITOR_KEY}"}
-QUICK = {"SUMMIT_API_KEYS": API_KEYS, "STREAM_HEARTBEAT_SECONDS": "0.5"}
+# On PostgreSQL, no safety read of the version within a test: a change arrives by NOTIFY or not.
+QUICK = {
+    "SUMMIT_API_KEYS": API_KEYS,
+    "STREAM_HEARTBEAT_SECONDS": "0.5",
+    "STREAM_SAFETY_SECONDS": "3600",
+}
 # How long a test waits for what it expects before it fails: generous, since this is not a
 # measure of speed (the benchmark measures how fast a change arrives).
 PATIENCE = 15
@@ -98,12 +103,18 @@ def test_a_stream_resumes_after_the_last_event_id(database_url):
             base, "/api/v1/feed?since=0", **{"Last-Event-ID": str(SEED_VERSION - 1)}
         ) as events:
             assert _next_event(events).id == str(SEED_VERSION)
-        answer = httpx.get(f"{base}/api/v1/feed", headers={**STREAM, "Last-Event-ID": "x"})
-        assert answer.status_code == 400
+        for garbage in (b"x", b"\xb2", b"-1", b"12345678901"):  # \xb2: a superscript two
+            headers = [(b"Accept", b"text/event-stream"), (b"Last-Event-ID", garbage)]
+            answer = httpx.get(f"{base}/api/v1/feed", headers=headers)
+            assert answer.status_code == 400, garbage
+            assert answer.json()["errors"][0]["parameter"] == "Last-Event-ID"
+        ahead = {**STREAM, "Last-Event-ID": str(SEED_VERSION + 1)}
+        answer = httpx.get(f"{base}/api/v1/feed", headers=ahead)
         assert answer.json()["errors"][0]["parameter"] == "Last-Event-ID"
         past = httpx.get(f"{base}/api/v1/feed?since={SEED_VERSION + 1}", headers=STREAM)
         assert past.status_code == 400
         assert past.headers["content-type"] == "application/problem+json"
+        assert past.json()["errors"][0]["parameter"] == "since"
 
 
 def test_a_change_through_another_process_reaches_the_stream(database_url):
@@ -139,33 +150,55 @@ def test_open_streams_are_bounded_per_process(database_url):
             time.sleep(0.2)
 
 
+def test_a_head_of_the_stream_ends_and_holds_no_place(database_url):
+    with running_server(database_url, **QUICK, MAX_STREAMS="1") as base:
+        for _ in range(3):
+            head = httpx.head(f"{base}/api/v1/feed", headers=STREAM, timeout=PATIENCE)
+            assert head.status_code == 200
+            assert head.headers["content-type"].startswith("text/event-stream")
+            assert head.content == b""
+        with _stream(base) as events:  # the one place is free
+            assert _next_event(events).id == "1"
+        cased = {"Accept": "TEXT/EVENT-STREAM"}
+        with httpx.stream("GET", f"{base}/api/v1/feed", headers=cased, timeout=PATIENCE) as r:
+            assert r.headers["content-type"].startswith("text/event-stream")
+
+
 def _stream_status(base: str) -> int:
     with httpx.stream("GET", f"{base}/api/v1/feed", headers=STREAM, timeout=10) as response:
         return response.status_code
 
 
-def _connections(database_url: str) -> int:
+def _connections(database_url: str) -> dict[str, int]:
+    """The other sessions on the test's database, by state (`idle`, `idle in transaction`,
+    `active`)."""
     engine = make_engine(database_url)
     with engine.connect() as connection:
-        count = connection.execute(
+        rows = connection.execute(
             text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                "SELECT state, count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY state"
             )
-        ).scalar_one()
+        ).all()
     engine.dispose()
-    return int(count)
+    return {state: int(count) for state, count in rows}
+
+
+IDLE_STREAMS = 20  # more than the pool's 15 connections: one each could not be
 
 
 @pytest.mark.skipif(BACKEND != "postgresql", reason="counts PostgreSQL's server processes")
 def test_idle_streams_hold_no_database_connection(database_url):
-    with running_server(database_url, **QUICK) as base, _stream(base) as one:
-        next(e for e in one if e.comment)  # replayed, and now idle
-        with_one = _connections(database_url)
-        with _stream(base) as a, _stream(base) as b, _stream(base) as c, _stream(base) as d:
-            for events in (a, b, c, d):
-                next(e for e in events if e.comment)
-            assert _connections(database_url) == with_one
+    with running_server(database_url, **QUICK) as base, ExitStack() as streams:
+        for _ in range(IDLE_STREAMS):
+            events = streams.enter_context(_stream(base))
+            next(e for e in events if e.comment)  # replayed, and now idle
+        sessions = _connections(database_url)
+        # None in a transaction, none running: the pool's idle ones, the version reader's and
+        # the one that LISTENs.
+        assert set(sessions) == {"idle"}, sessions
+        assert sessions["idle"] < IDLE_STREAMS
+        assert httpx.get(f"{base}/api/v1/summits/2", timeout=PATIENCE).status_code == 200
 
 
 def test_sigterm_ends_open_streams_at_once(database_url):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from app.api.dependencies import DatabaseDep, annotated, refuse_future_version
+from app.api.dependencies import DatabaseDep, annotated, refuse_unknown_version
 from app.api.parameters import (
     FieldsQuery,
     ItemQuery,
@@ -104,7 +104,7 @@ def as_of_model(collection: Collection) -> type[BaseModel]:
 
 def _entity_as_of(database: Database, collection: Collection, key: str, as_of: int) -> Entity:
     with database.session() as session:
-        refuse_future_version(session, "as_of", as_of)
+        refuse_unknown_version(session, as_of)
         record = history.entity_as_of(session, collection, key, as_of)
     if record is None:
         raise not_found(f"{collection.singular} {key!r} at version {as_of}")
@@ -131,10 +131,11 @@ def _add_detail_route(router: APIRouter, collection: Collection) -> None:
         key: Annotated[str, Path(alias=collection.path_param, max_length=200)],
         query: ItemQuery,
     ) -> Response:
-        fields = parse_fields(model, query.fields)
-        if query.as_of is not None:
+        if query.as_of is not None:  # the entity alone: no embedded field to ask for
+            fields = parse_fields(past_model, query.fields)
             past = _entity_as_of(database, collection, key, query.as_of)
             return json_response(past_model.model_validate(past), include=fields)
+        fields = parse_fields(model, query.fields)
         with database.session() as session:
             entity = get_detail(session, collection, key)
         if entity is None:

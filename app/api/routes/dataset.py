@@ -12,13 +12,13 @@ from pydantic import AfterValidator, BaseModel, Field, create_model
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.api.dependencies import DatabaseDep, annotated, refuse_future_version
+from app.api.dependencies import DatabaseDep, annotated, refuse_unknown_version
 from app.api.parameters import (
     AS_OF_DESCRIPTION,
-    DatasetVersion,
     FieldsQuery,
     NoQuery,
     PageQuery,
+    VersionNumber,
     documented_query,
 )
 from app.api.problems import bad_parameter
@@ -146,7 +146,7 @@ async def search_dataset(request: Request, database: DatabaseDep, query: _Search
 
 
 class ExportQuery(NoQuery):
-    as_of: DatasetVersion | None = Field(None, description=AS_OF_DESCRIPTION)
+    as_of: VersionNumber | None = Field(None, description=AS_OF_DESCRIPTION)
 
 
 # A member per collection, named by the registry: create_model's keyword form, untypable.
@@ -178,7 +178,7 @@ async def export_dataset(database: DatabaseDep, query: Annotated[ExportQuery, Qu
         if query.as_of is None:
             document = versioned_export(session)
         else:
-            refuse_future_version(session, "as_of", query.as_of)
+            refuse_unknown_version(session, query.as_of)
             document = history.export_as_of(session, query.as_of)
     return json_response(ExportDocument.model_validate(document), by_alias=True)
 

@@ -2,6 +2,7 @@
 JSON pages, or as Server-Sent Events that replay and then follow the changes live."""
 
 import datetime as dt
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -12,13 +13,13 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from app.api.dependencies import DatabaseDep, refuse_future_version
-from app.api.parameters import DatasetVersion, NoQuery
+from app.api.parameters import NoQuery, VersionNumber
 from app.api.problems import Problem, bad_parameter
-from app.api.rendering import json_response
+from app.api.rendering import accepted_weights, json_response, quality_of
 from app.api.urls import with_url
 from app.data import history
 from app.data.engine import Database
-from app.data.notifier import ChangeNotifier, TooManyStreams
+from app.data.notifier import ChangeNotifier
 from app.data.tables import Operation
 
 router = APIRouter(tags=["sync"])
@@ -29,7 +30,7 @@ STREAMS_RETRY_AFTER = "5"
 
 
 class FeedQuery(NoQuery):
-    since: DatasetVersion = Field(
+    since: VersionNumber = Field(
         0,
         description="The dataset version the client has (an export's `version`, the last"
         " `last_version`): the changes after it. 0, the default, is every change.",
@@ -57,11 +58,13 @@ class Feed(BaseModel):
     )
 
 
-def read_feed(database: Database, since: int, limit: int) -> tuple[Feed, int]:
+def read_feed(
+    database: Database, since: int, limit: int, parameter: str = "since"
+) -> tuple[Feed, int]:
     """Up to `limit` changes after `since`, and the dataset version they were read at; a
-    `since` past the current version is a 400."""
+    `since` past the current version is a 400 naming `parameter`."""
     with database.session() as session:
-        refuse_future_version(session, "since", since)
+        refuse_future_version(session, parameter, since)
         changes = history.changes_since(session, since, limit=limit)
         current = history.current_version(session)
     items = [FeedItem.model_validate(with_url(item)) for item in history.as_items(changes)]
@@ -102,7 +105,7 @@ async def _events(
 
 
 class EventStreamResponse(StreamingResponse):
-    """A stream counted as open by the notifier from before it starts until it ends, however
+    """A stream the notifier counts as listening from before it starts until it ends, however
     it ends (even before its first byte, when the client goes away)."""
 
     def __init__(self, content: AsyncIterator[str], notifier: ChangeNotifier) -> None:
@@ -113,39 +116,47 @@ class EventStreamResponse(StreamingResponse):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            self._notifier.close_stream()
+            self._notifier.remove_listener()
 
 
-def _resume_point(since: int, last_event_id: str | None) -> int:
-    """Where a stream starts: after the `Last-Event-ID` a reconnecting client sends, else
-    after `since`."""
+VERSION_TEXT = re.compile(r"[0-9]{1,10}")
+
+
+def _resume_point(since: int, last_event_id: str | None) -> tuple[str, int]:
+    """Where a stream starts, and the parameter that says so: after the `Last-Event-ID` a
+    reconnecting client sends, else after `since`."""
     if last_event_id is None:
-        return since
-    if not last_event_id.isdigit() or len(last_event_id) > 10:
+        return "since", since
+    if not VERSION_TEXT.fullmatch(last_event_id):
         raise bad_parameter("Last-Event-ID", "must be a dataset version, as an event's id")
-    return int(last_event_id)
+    return "Last-Event-ID", int(last_event_id)
 
 
 async def _stream(
-    request: Request, database: Database, since: int, limit: int
+    request: Request, database: Database, resume: tuple[str, int], limit: int
 ) -> EventStreamResponse:
+    parameter, since = resume
+    first = await run_in_threadpool(read_feed, database, since, limit, parameter)  # 400, 503
     notifier: ChangeNotifier = request.app.state.notifier
-    first = await run_in_threadpool(read_feed, database, since, limit)  # a 400 or 503 first
-    try:
-        notifier.open_stream()
-    except TooManyStreams:
+    most = request.app.state.max_streams
+    if notifier.listeners >= most or notifier.closed:
         raise Problem(
             503,
-            f"This process holds as many open streams as it may ({notifier.max_streams}).",
+            f"This process holds as many open streams as it may ({most}).",
             headers={"Retry-After": STREAMS_RETRY_AFTER},
-        ) from None
+        )
+    notifier.add_listener()
     heartbeat = request.app.state.stream_heartbeat_seconds
     events = _events(database, notifier, first, limit=limit, heartbeat_seconds=heartbeat)
     return EventStreamResponse(events, notifier)
 
 
 def wants_event_stream(request: Request) -> bool:
-    return EVENT_STREAM in request.headers.get("accept", "")
+    """Whether the client asks for the event stream over JSON (named, with a weight above 0
+    and above JSON's; `*/*` is JSON)."""
+    weights = accepted_weights(request.headers.get("accept", ""))
+    stream = weights.get(EVENT_STREAM, 0.0)
+    return stream > 0 and stream >= quality_of(weights, "application/json")
 
 
 @router.get(
@@ -181,8 +192,8 @@ async def get_feed(
     ] = None,
 ) -> Response:
     if wants_event_stream(request):
-        since = _resume_point(query.since, last_event_id)
-        return await _stream(request, database, since, query.limit)
+        resume = _resume_point(query.since, last_event_id)
+        return await _stream(request, database, resume, query.limit)
     feed = feed_page(database, query.since, query.limit)
     following = request.url.include_query_params(since=feed.last_version, limit=query.limit)
     link = f'<{request.url.path}?{following.query}>; rel="next"'
