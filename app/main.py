@@ -14,6 +14,7 @@ from typing import Any
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from app.api import openapi, problems
@@ -29,6 +30,10 @@ from app.data.version import VersionReader
 from app.middleware import metrics
 from app.middleware import stack as middleware
 from app.middleware.caching import ResponseCache
+from app.pages import errors as page_errors
+from app.pages import routes as pages
+from app.pages.collections import collection_pages
+from app.pages.rendering import STATIC
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -147,10 +152,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.schema_head = schema_head()
     app.state.metrics = metrics.Metrics()
     problems.install(app)
+    page_errors.install(app)
     middleware.install(app, settings)
     openapi.install(app, database)
 
     app.include_router(api_router())
+    app.include_router(pages.router)
+    for collection in COLLECTIONS:
+        app.include_router(collection_pages(collection))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(health.router)
     app.include_router(metrics.router)
     return app

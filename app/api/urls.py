@@ -20,3 +20,10 @@ def with_url(row: Mapping[str, Any]) -> dict[str, Any]:
     addresses it: its id, a summit's number), with that entity's `url` added."""
     collection = BY_NAME[row["type"]]
     return {**row, "url": url_of(collection, {collection.url_key: row["key"]})}
+
+
+def page_link(api_path: str, query: str = "") -> str:
+    """The `Link` to the page for people of what an API path serves (the same path without the
+    prefix), for a JSON answer to name."""
+    target = api_path.removeprefix(API_PREFIX) + (f"?{query}" if query else "")
+    return f'<{target}>; rel="alternate"; type="text/html"'

@@ -21,6 +21,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import API_PREFIX
+from app.data.registry import COLLECTIONS
 from app.middleware.asgi import HTTPMiddleware
 
 DATA_CACHE_CONTROL = "public, max-age=60"
@@ -139,6 +140,15 @@ def as_of(key: RequestKey, version: int) -> int | None:
     return int(found[1]) if found is not None and int(found[1]) <= version else None
 
 
+# The pages for people that show the data (`/summits/2`, `/timeline`), as the JSON does.
+PAGE_ROOTS = frozenset({c.name for c in COLLECTIONS} | {"timeline", "search"})
+
+
+def shows_data(path: str) -> bool:
+    """Whether an answer at `path` depends on the data: the JSON API, `/` and the pages."""
+    return path.startswith(API_PREFIX) or path == "/" or path.split("/", 2)[1] in PAGE_ROOTS
+
+
 def entity_tag(key: RequestKey, version: int, *, build: str) -> str:
     """A strong ETag: the same version and request always get the same bytes; an answer as of
     a past version, the same bytes at every version since, from the same `build` of the
@@ -188,7 +198,7 @@ class ConditionalGetMiddleware(HTTPMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"], scope["method"]
-        if not path.startswith(API_PREFIX) or method == "OPTIONS":  # docs, health, preflights
+        if not shows_data(path) or method == "OPTIONS":  # docs, health, assets, preflights
             await self.app(scope, receive, self._with_cache_control(scope, send))
             return
         headers = {name: value for name, value in reversed(scope["headers"])}  # first wins

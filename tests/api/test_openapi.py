@@ -28,9 +28,9 @@ async def test_every_operation_is_named_summarised_tagged_and_exemplified(client
                 assert "422" not in operation["responses"], where  # query errors are 400
             assert "400" in operation["responses"], where
     # Each of the 11 collections: its list (or singleton), detail and history, and 4 writes;
-    # then 10 more: the export, a collection's CSV, the data package, the feed, the timeline,
-    # search, annotations, the audit trail and the two health checks.
-    assert len(operation_ids) == len(set(operation_ids)) == 3 * 11 + 4 * 11 + 10
+    # then 11 more: the index, the export, a collection's CSV, the data package, the feed, the
+    # timeline, search, annotations, the audit trail and the two health checks.
+    assert len(operation_ids) == len(set(operation_ids)) == 3 * 11 + 4 * 11 + 11
 
 
 async def test_examples_are_the_served_data(client):

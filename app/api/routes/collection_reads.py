@@ -25,6 +25,7 @@ from app.api.rendering import (
     parse_fields,
     parse_sort,
 )
+from app.api.urls import page_link
 from app.data import history
 from app.data.engine import Database
 from app.data.reads import Entity, Window, get_detail, list_page, list_window
@@ -64,7 +65,7 @@ def _add_list_route(router: APIRouter, collection: Collection) -> None:
                 cursor=cursor,
                 where=[] if since is None else [history.changed_after(collection, since)],
             )
-        return page_response(
+        response = page_response(
             request,
             collection.public,
             window,
@@ -72,6 +73,10 @@ def _add_list_route(router: APIRouter, collection: Collection) -> None:
             fields=fields,
             format_=query.format,
         )
+        # The page shows the same filters and order; cursors and fields are the API's own.
+        shown = request.url.remove_query_params(["cursor", "fields", "format"]).query
+        response.headers["Link"] += ", " + page_link(request.url.path, shown)
+        return response
 
 
 def _add_singleton_route(router: APIRouter, collection: Collection) -> None:
@@ -140,7 +145,8 @@ def _add_detail_route(router: APIRouter, collection: Collection) -> None:
             entity = get_detail(session, collection, key)
         if entity is None:
             raise not_found(f"{collection.singular} {key!r}")
-        return json_response(model.model_validate(entity), include=fields)
+        link = page_link(f"/{collection.name}/{entity[collection.url_key]}")
+        return json_response(model.model_validate(entity), include=fields, headers={"Link": link})
 
 
 class HistoryItem(BaseModel):
