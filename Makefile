@@ -20,6 +20,14 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# What the browser tests inject into pages (axe-core), from npm's registry, pinned by the lock.
+# Without npm they skip, saying why (.ci/run installs it).
+BROWSER_DEPS := tests/browser/node_modules/.installed
+$(BROWSER_DEPS): tests/browser/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/browser --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the browser tests of the pages will skip"; fi
+
 migrate: install
 	mkdir -p data
 	$(BIN)/alembic upgrade head
@@ -37,10 +45,10 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install lint
+test: install $(BROWSER_DEPS) lint
 	$(BIN)/pytest
 
-test-postgres: install
+test-postgres: install $(BROWSER_DEPS)
 	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest
 
 # Minutes, not seconds: see the README's Benchmark section. Not part of `make test`.
