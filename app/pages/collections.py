@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from sqlmodel import Session
 
 from app.api.dependencies import DatabaseDep, annotated
-from app.api.parameters import ListQuery, list_query
+from app.api.parameters import ListQuery, NoQuery, list_query
 from app.api.problems import bad_parameter, not_found
 from app.api.rendering import parse_sort
 from app.config import API_PREFIX
@@ -171,6 +171,7 @@ def _add_entity_page(router: APIRouter, collection: Collection) -> None:
         request: Request,
         database: DatabaseDep,
         key: Annotated[str, Path(alias=collection.path_param, max_length=200)],
+        _: Annotated[NoQuery, Query()],
     ) -> Response:
         with database.session() as session:
             entity = get_detail(session, collection, key)
@@ -179,7 +180,9 @@ def _add_entity_page(router: APIRouter, collection: Collection) -> None:
 
 def _add_singleton_page(router: APIRouter, collection: Collection) -> None:
     @router.get("")
-    async def the_entity_page(request: Request, database: DatabaseDep) -> Response:
+    async def the_entity_page(
+        request: Request, database: DatabaseDep, _query: Annotated[NoQuery, Query()]
+    ) -> Response:
         with database.session() as session:
             items, _ = list_page(session, collection, filters={}, limit=1)
             entity = get_detail(session, collection, items[0]["id"]) if items else None

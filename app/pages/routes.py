@@ -58,6 +58,10 @@ def _page_path(url: str) -> str:
     return url.removeprefix(API_PREFIX)
 
 
+class SearchPageQuery(NoQuery):
+    q: str = Field("", max_length=200)
+
+
 MARKS = re.compile(r"(</?mark>)")
 
 
@@ -69,7 +73,9 @@ def marked_snippet(snippet: str) -> Markup:
 
 
 @router.get("/timeline", include_in_schema=False)
-async def timeline_page(request: Request, database: DatabaseDep) -> Response:
+async def timeline_page(
+    request: Request, database: DatabaseDep, _: Annotated[NoQuery, Query()]
+) -> Response:
     with database.session() as session:
         events = timeline_events(session)
     for event in events:
@@ -80,8 +86,9 @@ async def timeline_page(request: Request, database: DatabaseDep) -> Response:
 
 @router.get("/search", include_in_schema=False)
 async def search_page(
-    request: Request, database: DatabaseDep, q: Annotated[str, Query(max_length=200)] = ""
+    request: Request, database: DatabaseDep, query: Annotated[SearchPageQuery, Query()]
 ) -> Response:
+    q = query.q
     words = search.query_words(q)
     hits: list[dict[str, object]] = []
     total = 0

@@ -153,6 +153,8 @@ async def test_an_unknown_page_is_a_page_for_a_browser_and_a_problem_for_the_res
         assert_problem(await client.get(path), 404)
     wrong = await client.get("/countries?limit=0", headers=BROWSER)
     assert wrong.status_code == 400 and "limit" in wrong.text
+    for path in ("/summits/2?colour=red", "/timeline?x=1", "/search?q=a&page=2", "/mechanism?x=1"):
+        assert (await client.get(path, headers=BROWSER)).status_code == 400, path
     assert_problem(await client.get("/api/v1/nothing", headers=BROWSER), 404)  # the API's own
 
 
