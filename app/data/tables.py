@@ -251,6 +251,8 @@ class Source(SourceBase, table=True):
 
 
 class SourceIn(RecordIn, SourceBase):
+    # A page on the web, which the pages link: never `javascript:` or another scheme.
+    url: Annotated[str, StringConstraints(pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://\S+$")] | None = None
     text: str | None = None
     # A path beside the seed file holding the text, so the data file need not repeat the
     # article. Read by the loader only, never written out: an export carries `text` itself.

@@ -6,9 +6,11 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from sqlmodel import Session
 
-from app.api.dependencies import DatabaseDep, annotated
+from app.api.dependencies import DatabaseDep
 from app.api.parameters import ListQuery, NoQuery, list_query
 from app.api.problems import bad_parameter, not_found
 from app.api.rendering import parse_sort
@@ -65,10 +67,8 @@ def _add_list_page(router: APIRouter, collection: Collection) -> None:
     query_model = list_query(collection)
 
     @router.get("")
-    @annotated(query=Annotated[query_model, Query()])
-    async def list_page_for_people(
-        request: Request, database: DatabaseDep, query: ListQuery
-    ) -> Response:
+    async def list_page_for_people(request: Request, database: DatabaseDep) -> Response:
+        query = _form_query(request, query_model)
         json_only = sorted(query.model_fields_set & JSON_ONLY)
         if json_only:
             detail = f"pages do not take it; {API_PREFIX}{request.url.path} does"
@@ -100,7 +100,15 @@ def _add_list_page(router: APIRouter, collection: Collection) -> None:
             "page_url": page_url,
             "sort_links": _sort_links(request, collection, query.sort),
             "filters": [(name, request.query_params.get(name, "")) for name in filters],
-            "previous": "?" + _query_string(request, offset=max(offset - limit, 0))
+            # What the form keeps of the page as it stands: its order and its length.
+            "kept": [
+                (n, request.query_params[n])
+                for n in ("sort", "limit")
+                if request.query_params.get(n)
+            ],
+            # Past the end, "previous" is the last page that shows something.
+            "previous": "?"
+            + _query_string(request, offset=min(max(offset - limit, 0), _last_offset(total, limit)))
             if offset > 0
             else None,
             "next": "?" + _query_string(request, offset=offset + limit)
@@ -114,6 +122,20 @@ def _add_list_page(router: APIRouter, collection: Collection) -> None:
         if request.url.query:
             alternate += f"?{request.url.query}"
         return page(request, "collection.html", context, alternate=alternate)
+
+
+def _form_query(request: Request, model: type[ListQuery]) -> ListQuery:
+    """The list's query as its filter form sends it: a field left empty is no filter."""
+    given = {name: value for name, value in request.query_params.items() if value != ""}
+    try:
+        return model.model_validate(given)
+    except ValidationError as error:
+        problems = [{**e, "loc": ("query", *e["loc"])} for e in error.errors()]
+        raise RequestValidationError(problems) from None
+
+
+def _last_offset(total: int, limit: int) -> int:
+    return max((total - 1) // limit * limit, 0)
 
 
 def _values(value: Any) -> list[Any]:

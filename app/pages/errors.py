@@ -26,7 +26,8 @@ def _as_page(handler: Handler) -> Handler:
         if request.url.path.startswith(API_PREFIX) or not wants_html(request):
             return problem
         details = json.loads(bytes(problem.body))
-        answer = page(request, "error.html", {"problem": details}, alternate=request.url.path)
+        as_json = f"{API_PREFIX}{request.url.path}"  # the same problem, as the API answers it
+        answer = page(request, "error.html", {"problem": details}, alternate=as_json)
         answer.status_code = problem.status_code
         for name in SHOWN_HEADERS:
             if name in problem.headers:

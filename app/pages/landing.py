@@ -52,20 +52,28 @@ def timeline_marks(events: list[dict[str, Any]]) -> list[TimelineMark]:
     ]
 
 
-def _json_ld(article: dict[str, Any], events: list[dict[str, Any]]) -> str:
-    """schema.org's `Dataset`, as a script data block (`</` escaped: it cannot end the block)."""
+def web_address(url: str | None) -> bool:
+    """Whether a stored URL may be linked: the web's own schemes only (never `javascript:`)."""
+    return url is not None and url.lower().startswith(("https://", "http://"))
+
+
+def _json_ld(articles: list[dict[str, Any]], events: list[dict[str, Any]]) -> str:
+    """schema.org's `Dataset`, as the text of a script data block."""
     dataset = {
         "@context": "https://schema.org",
         "@type": "Dataset",
         "name": NAME,
         "description": DESCRIPTION,
         "url": "/",
-        "isBasedOn": {
-            "@type": "NewsArticle",
-            "name": article["title"],
-            **({"url": article["url"]} if article.get("url") else {}),
-            **({"publisher": article["publisher"]} if article.get("publisher") else {}),
-        },
+        "isBasedOn": [
+            {
+                "@type": "NewsArticle",
+                "name": article["title"],
+                **({"url": article["url"]} if web_address(article.get("url")) else {}),
+                **({"publisher": article["publisher"]} if article.get("publisher") else {}),
+            }
+            for article in articles
+        ],
         "temporalCoverage": f"{events[0]['date']}/{events[-1]['date']}" if events else None,
         "distribution": [
             {"@type": "DataDownload", "encodingFormat": "application/json",
@@ -76,19 +84,22 @@ def _json_ld(article: dict[str, Any], events: list[dict[str, Any]]) -> str:
                "contentUrl": f"{API_PREFIX}/export/{c.name}"} for c in COLLECTIONS),
         ],
     }  # fmt: skip
-    return json.dumps(dataset, ensure_ascii=False).replace("</", "<\\/")
+    # No `<`, `>` or `&` at all, which could end or confuse the block: JSON's own escapes.
+    text = json.dumps(dataset, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def landing_context(session: Session) -> dict[str, Any]:
     events = timeline_events(session)
     for event in events:
         event["page"] = event["url"].removeprefix(API_PREFIX)
-    article = next(s for s in all_entities(session, BY_NAME["sources"]) if s["type"] == "article")
+    articles = [s for s in all_entities(session, BY_NAME["sources"]) if s["type"] == "article"]
     return {
-        "json_ld": _json_ld(article, events),
+        "json_ld": _json_ld(articles, events),
         "name": NAME,
         "description": DESCRIPTION,
-        "article": article,
+        "articles": articles,
+        "web_address": web_address,
         "summits": all_entities(session, BY_NAME["summits"]),
         "trade": all_entities(session, BY_NAME["trade-statistics"]),
         "outcomes": [c for c in all_entities(session, BY_NAME["commitments"]) if c["quantity"]],

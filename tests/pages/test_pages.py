@@ -169,3 +169,32 @@ async def test_search_and_timeline_pages(client):
     timeline = (await _page(client, "/timeline")).text
     for event in events:
         assert f'<a href="{event["url"].removeprefix("/api/v1")}">' in timeline
+
+
+async def test_a_filter_form_left_partly_empty_filters_by_what_it_was_given(client):
+    text = (await _page(client, "/summits?year=2025&host=&sort=-number")).text
+    assert re.findall(r'<a href="/summits/(\d)">', text) == ["2"]
+    assert '<input type="hidden" name="sort" value="-number">' in text
+    assert "2 in all" not in text
+    past = (await _page(client, "/summits?limit=1&offset=5")).text
+    assert "Nothing this far on: 2 in all" in past
+    assert 'href="?limit=1&amp;offset=1" rel="prev"' in past
+
+
+async def test_an_error_page_links_the_problem_as_the_api_answers_it(client):
+    text = (await client.get("/summits/9", headers=BROWSER)).text
+    assert '<link rel="alternate" type="application/json" href="/api/v1/summits/9">' in text
+
+
+async def test_stored_text_cannot_break_the_landing_page_or_link_a_script(writer):
+    hostile = {"title": "Harmless <!--<script> title </script> & more"}
+    assert (await writer.patch("/api/v1/sources/article", json=hostile)).status_code == 200
+    refused = await writer.patch("/api/v1/sources/article", json={"url": "javascript:alert(1)"})
+    assert_problem(refused, 422)
+    text = (await writer.get("/", headers={**BROWSER, "Authorization": ""})).text
+    (block,) = _parsed(text).json_ld
+    assert "<" not in block and ">" not in block and "&" not in block
+    assert "<h1>China–Central Asia summit data</h1>" in text
+    assert "Harmless &lt;!--&lt;script&gt; title" in text
+    await writer.patch("/api/v1/sources/article", json={"type": "reference"})
+    assert (await writer.get("/", headers={**BROWSER, "Authorization": ""})).status_code == 200
