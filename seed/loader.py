@@ -185,7 +185,7 @@ def load(engine: Engine, dataset: Dataset, *, label: str = "data") -> LoadReport
                 outcome = _save(session, collection, entity, label)
                 counts[outcome] += 1
                 if outcome is not Outcome.UNCHANGED:
-                    report.version = _record_version(session, collection, entity["id"], outcome)
+                    _record_version(session, collection, entity["id"], outcome)
                 if collection is QUOTED and outcome is Outcome.UPDATED:
                     retexted.append(entity["id"])
             report.changes[collection.name] = counts
@@ -209,11 +209,11 @@ def _save(session: Session, collection: Collection, entity: Entity, label: str) 
 
 def _record_version(
     session: Session, collection: Collection, entity_id: str, outcome: Outcome
-) -> int:
+) -> None:
     """Each record the loader creates or changes is a change of its own, with its version."""
     saved = get_entity(session, collection, entity_id)
     assert saved is not None  # just saved, in this transaction
-    return record_version(
+    record_version(
         session,
         collection,
         op="create" if outcome is Outcome.CREATED else "update",

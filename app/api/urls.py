@@ -22,8 +22,12 @@ def with_url(row: Mapping[str, Any]) -> dict[str, Any]:
     return {**row, "url": url_of(collection, {collection.url_key: row["key"]})}
 
 
+def page_path(api_path: str) -> str:
+    """The page for people of what an API path serves: the same path without the prefix."""
+    return api_path.removeprefix(API_PREFIX)
+
+
 def page_link(api_path: str, query: str = "") -> str:
-    """The `Link` to the page for people of what an API path serves (the same path without the
-    prefix), for a JSON answer to name."""
-    target = api_path.removeprefix(API_PREFIX) + (f"?{query}" if query else "")
+    """The `Link` to the page for people of what an API path serves, for a JSON answer."""
+    target = page_path(api_path) + (f"?{query}" if query else "")
     return f'<{target}>; rel="alternate"; type="text/html"'

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from app.data import tables as m
 from app.data.notifier import notify_writers
-from app.data.reads import Entity, as_record, dataset_version, get_entity
+from app.data.reads import Entity, as_record, dataset_version, get_entity, sort_keys
 from app.data.registry import BY_NAME, COLLECTIONS, Collection
 from app.data.rows import bump_version
 
@@ -157,7 +157,7 @@ def entity_as_of(session: Session, collection: Collection, key: str, version: in
 
 
 def _default_order(collection: Collection, records: list[Entity]) -> list[Entity]:
-    names = [*collection.default_sort, "id"]
+    names = [name for name, _ in sort_keys(collection, ())]
     # A missing value first, as the lists sort it (`app.data.paging.ordering`).
     return sorted(records, key=lambda r: [_null_first(r.get(n)) for n in names])
 

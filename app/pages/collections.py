@@ -14,6 +14,7 @@ from app.api.dependencies import DatabaseDep
 from app.api.parameters import ListQuery, NoQuery, list_query
 from app.api.problems import bad_parameter, not_found
 from app.api.rendering import parse_sort
+from app.api.urls import url_of
 from app.config import API_PREFIX
 from app.data.history import changed_after
 from app.data.reads import get_detail, get_entity, list_page, source_annotations
@@ -183,7 +184,7 @@ def _render_entity(
         raise not_found(f"{collection.singular} {key!r}")
     model = collection.detail or collection.public
     context = _entity_context(session, collection, model.model_validate(entity).model_dump())
-    alternate = f"{API_PREFIX}{page_url(collection, entity[collection.url_key])}"
+    alternate = url_of(collection, entity)
     return page(request, "entity.html", context, alternate=alternate)
 
 

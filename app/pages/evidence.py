@@ -7,16 +7,17 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
+from app.api.urls import page_path, url_of
 from app.data import tables as m
 from app.data.provenance import NOT_RECORD_FIELDS
-from app.data.registry import BY_TABLE, Collection
+from app.data.registry import BY_TABLE, Collection, references_of
 
 Entity = Mapping[str, Any]
 
 
 def page_url(collection: Collection, key: Any) -> str:
-    """The page of an entity: its API path without the prefix."""
-    return f"/{collection.name}" if collection.singleton else f"/{collection.name}/{key}"
+    """The page of the entity of `collection` that `key` addresses."""
+    return page_path(url_of(collection, {collection.url_key: key}))
 
 
 def mark_id(citation: Mapping[str, Any]) -> str:
@@ -26,11 +27,7 @@ def mark_id(citation: Mapping[str, Any]) -> str:
 
 def references(collection: Collection) -> dict[str, Collection]:
     """The fields of `collection` whose values name entities of another, by foreign key."""
-    found: dict[str, Collection] = {}
-    for key in m.table_of(collection.table).foreign_keys:
-        target = BY_TABLE.get(key.column.table)
-        if target is not None:
-            found[key.parent.name] = target
+    found = {reference.field: reference.collection for reference in references_of(collection)}
     for link in collection.lists:
         for key in m.table_of(link.table).foreign_keys:
             if key.parent.name == link.value and key.column.table in BY_TABLE:

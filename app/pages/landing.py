@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from app.api.routes.dataset import timeline_events
 from app.api.routes.index import DESCRIPTION, NAME, collection_url
+from app.api.urls import page_path
 from app.config import API_PREFIX
 from app.data.reads import all_entities, get_entity_count
 from app.data.registry import BY_NAME, COLLECTIONS
@@ -92,7 +93,7 @@ def _json_ld(articles: list[dict[str, Any]], events: list[dict[str, Any]]) -> st
 def landing_context(session: Session) -> dict[str, Any]:
     events = timeline_events(session)
     for event in events:
-        event["page"] = event["url"].removeprefix(API_PREFIX)
+        event["page"] = page_path(event["url"])
     articles = [s for s in all_entities(session, BY_NAME["sources"]) if s["type"] == "article"]
     return {
         "json_ld": _json_ld(articles, events),

@@ -12,6 +12,7 @@ from app.api.parameters import NoQuery
 from app.api.rendering import json_response
 from app.api.routes.dataset import search_hits, timeline_events
 from app.api.routes.index import api_index
+from app.api.urls import page_path
 from app.config import API_PREFIX
 from app.data import search
 from app.pages.landing import DRAWING, landing_context, timeline_marks
@@ -53,11 +54,6 @@ async def index(
     return page(request, "landing.html", context, alternate="/")
 
 
-def _page_path(url: str) -> str:
-    """The page of what an API URL serves: the same path without the prefix."""
-    return url.removeprefix(API_PREFIX)
-
-
 class SearchPageQuery(NoQuery):
     q: str = Field("", max_length=200)
 
@@ -79,7 +75,7 @@ async def timeline_page(
     with database.session() as session:
         events = timeline_events(session)
     for event in events:
-        event["page"] = _page_path(event["url"])
+        event["page"] = page_path(event["url"])
     context = {"events": events, "marks": timeline_marks(events), "drawing": DRAWING}
     return page(request, "timeline.html", context, alternate=f"{API_PREFIX}/timeline")
 
@@ -96,7 +92,7 @@ async def search_page(
         with database.session() as session:
             hits, total = search_hits(session, words, limit=50, offset=0)
     for hit in hits:
-        hit["page"] = _page_path(str(hit["url"]))
+        hit["page"] = page_path(str(hit["url"]))
         hit["marked"] = marked_snippet(str(hit["snippet"]))
     alternate = f"{API_PREFIX}/search?{request.url.query}" if q else f"{API_PREFIX}/search"
     context = {"q": q, "hits": hits, "total": total, "searched": bool(words)}

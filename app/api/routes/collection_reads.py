@@ -25,7 +25,7 @@ from app.api.rendering import (
     parse_fields,
     parse_sort,
 )
-from app.api.urls import page_link
+from app.api.urls import page_link, url_of
 from app.data import history
 from app.data.engine import Database
 from app.data.reads import Entity, Window, get_detail, list_page, list_window
@@ -145,7 +145,7 @@ def _add_detail_route(router: APIRouter, collection: Collection) -> None:
             entity = get_detail(session, collection, key)
         if entity is None:
             raise not_found(f"{collection.singular} {key!r}")
-        link = page_link(f"/{collection.name}/{entity[collection.url_key]}")
+        link = page_link(url_of(collection, entity))
         return json_response(model.model_validate(entity), include=fields, headers={"Link": link})
 
 
