@@ -54,16 +54,18 @@ def refuse_unknown_version(session: Session, version: int) -> None:
 
 
 MAX_QUERY_LENGTH = 4096
+# The parameters a query may give more than once: each time, one more of the same kind.
+REPEATABLE = frozenset({"facet"})
 
 
 async def check_query_string(request: Request) -> None:
     """Refuse a query string that is huge or names a parameter twice (which value would win
-    is a guess the API does not make)."""
+    is a guess the API does not make), but for those made to be repeated."""
     if len(request.scope["query_string"]) > MAX_QUERY_LENGTH:
         raise Problem(414, f"The query string is longer than {MAX_QUERY_LENGTH} bytes.")
     seen: set[str] = set()
     for name, value in request.query_params.multi_items():
-        if name in seen:
+        if name in seen and name not in REPEATABLE:
             raise bad_parameter(name, "given more than once")
         if "\x00" in value:
             raise bad_parameter(name, "contains a NUL character")

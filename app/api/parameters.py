@@ -2,20 +2,31 @@
 collection's filters, as pydantic models that FastAPI documents and checks. A parameter an
 endpoint does not know is refused."""
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Annotated, Any, Literal, TypeVar
+import csv
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, cast
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
     ValidationInfo,
     create_model,
     field_validator,
 )
 
 from app.data import tables as m
+from app.data.conditions import (
+    FACET_SIZE,
+    Condition,
+    Operator,
+    QueryableField,
+    queryable_fields,
+)
 from app.data.registry import Collection
 
 # A country code as clients may write it: alpha-3 or alpha-2, any case.
@@ -92,11 +103,33 @@ class ListQuery(PageQuery, FieldsQuery):
         description="Only entities whose last change came after this dataset version (as "
         "`X-Dataset-Version`, an export's `version` or the feed's `last_version` give it).",
     )
+    facet: list[str] | None = Field(
+        None,
+        description="Fields to count the values of, over every matching item (repeat it, or "
+        f"separate fields by commas): the envelope's `facets`, the {FACET_SIZE} largest counts"
+        " of each field, largest first. A list-valued field counts each element. In CSV, the "
+        "counts instead of the items: a row of `facet`, `value`, `count` per value.",
+    )
+
+    # The parameters that are conditions on a field (`year__gte`), each as (field, operator).
+    condition_parameters: ClassVar[Mapping[str, tuple[str, Operator]]] = {}
 
     def filter_values(self) -> dict[str, Any]:
-        """The filters the client set, by name."""
+        """The collection's own filters the client set, by name."""
         base = ListQuery.model_fields
-        return {name: value for name, value in self if name not in base and value is not None}
+        return {
+            name: value
+            for name, value in self
+            if name not in base and name not in self.condition_parameters and value is not None
+        }
+
+    def field_conditions(self) -> list[Condition]:
+        """The conditions on fields the client set (`year__gte=2020`, `flow=export`)."""
+        return [
+            Condition(*self.condition_parameters[name], value)
+            for name, value in self
+            if name in self.condition_parameters and value is not None
+        ]
 
 
 QueryT = TypeVar("QueryT", bound=NoQuery)
@@ -174,10 +207,99 @@ LIST_QUERIES: Mapping[str, type[ListQuery]] = {
 }
 
 
+OPERATOR_DESCRIPTIONS = {
+    "eq": "equal to",
+    "ne": "not equal to (or null)",
+    "gt": "greater than",
+    "gte": "at least",
+    "lt": "less than",
+    "lte": "at most",
+    "in": 'one of (comma-separated; a value with a comma in double quotes, `"a,b",c`)',
+    "contains": "containing, ignoring case,",
+    "has": "listing",
+}
+MAX_VALUE_LENGTH = 500
+
+
+def _comma_separated(item_type: Any) -> Callable[[str], list[Any]]:
+    """A validator of `a,b,c` into a list of `item_type`, each checked as one value is; a
+    value holding a comma is written in double quotes, as in CSV: `"Xi'an, China",Astana`."""
+    adapter: TypeAdapter[list[Any]] = TypeAdapter(list[item_type])
+
+    def parse(text: str) -> list[Any]:
+        try:
+            return adapter.validate_python(next(csv.reader([text])))
+        except ValidationError as error:
+            first = error.errors()[0]
+            raise ValueError(f"{first['input']!r}: {first['msg']}") from None
+
+    return parse
+
+
+def _value_type(field: QueryableField, operator: Operator) -> Any:
+    """The type of a condition's value: a closed set's values, else its kind's type."""
+    if operator == "contains" or field.listed:
+        return Annotated[str, StringConstraints(max_length=MAX_VALUE_LENGTH)]
+    if field.choices:
+        return Literal[field.choices]
+    if field.kind == "text":
+        return Annotated[str, StringConstraints(max_length=MAX_VALUE_LENGTH)]
+    return field.python_type
+
+
+def _condition_parameter(field: QueryableField, operator: Operator) -> tuple[Any, Any]:
+    value_type = _value_type(field, operator)
+    described = f"Items whose `{field.name}` is {OPERATOR_DESCRIPTIONS[operator]} this value."
+    if operator == "in":
+        value_type = Annotated[str, AfterValidator(_comma_separated(value_type))]
+    return value_type | None, Field(None, description=described)
+
+
+def _with_conditions(
+    model: type[ListQuery], collection: Collection
+) -> tuple[dict[str, Any], dict[str, tuple[str, Operator]]]:
+    """The parameters of a condition on each queryable field: `<field>` (equals, unless the
+    collection has a filter of that name) and `<field>__<operator>`."""
+    parameters: dict[str, Any] = {}
+    conditions: dict[str, tuple[str, Operator]] = {}
+    for field in queryable_fields(collection).values():
+        operators: list[Operator] = list(field.operators)
+        if not field.listed and field.name not in model.model_fields:
+            operators.insert(0, "eq")
+        for operator in operators:
+            name = field.name if operator == "eq" else f"{field.name}__{operator}"
+            parameters[name] = _condition_parameter(field, operator)
+            conditions[name] = (field.name, operator)
+    return parameters, conditions
+
+
 def list_query(collection: Collection) -> type[ListQuery]:
     """The query a collection's list takes: the paging and fields every list takes, its
-    filters, and `fields` and `sort` documented by the names they accept."""
+    filters, a condition on each of its fields, and `fields`, `sort` and `facet` documented
+    by the names they accept."""
     model = LIST_QUERIES.get(collection.name, ListQuery)
     missing = set(collection.filters) - set(model.model_fields)
     assert not missing, f"{collection.name}: filters without a parameter: {missing}"
-    return documented_query(model, fields_of=collection.public, sortable=collection.sortable)
+    parameters, conditions = _with_conditions(model, collection)
+    facet = model.model_fields["facet"]
+    facet_names = names_pattern(queryable_fields(collection))
+    parameters["facet"] = (
+        list[Annotated[str, Field(json_schema_extra={"pattern": facet_names})]] | None,
+        Field(None, description=facet.description),
+    )
+    with_conditions = cast(
+        type[ListQuery],
+        create_model(
+            f"{model.__name__}With{identifier(collection.name)}Fields",
+            __base__=model,
+            **parameters,
+        ),
+    )
+    with_conditions.condition_parameters = conditions
+    return documented_query(
+        with_conditions, fields_of=collection.public, sortable=collection.sortable
+    )
+
+
+def identifier(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))

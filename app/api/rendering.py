@@ -2,15 +2,17 @@
 `fields` parsing. Shared by every list endpoint."""
 
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 from fastapi import Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.api.problems import bad_parameter
+from app.data.conditions import queryable_fields
 from app.data.paging import Cursor, CursorError, SortKey, key_of, sort_name
 from app.data.reads import Window, sort_keys
 from app.data.registry import Collection
@@ -20,6 +22,11 @@ ItemT = TypeVar("ItemT")
 CSV_CONTENT = {"schema": {"type": "string", "description": "A header row, then a row per item."}}
 
 
+class FacetCount(BaseModel):
+    value: str | int | float | bool | dt.date | None
+    count: int
+
+
 class Page(BaseModel, Generic[ItemT]):
     """The list envelope: one page of items and where it sits in the whole."""
 
@@ -27,6 +34,10 @@ class Page(BaseModel, Generic[ItemT]):
     total: int
     limit: int
     offset: int
+    facets: dict[str, list[FacetCount]] | None = Field(
+        None,
+        description="With `facet`: for each field, how many matching items hold each value.",
+    )
 
 
 def parse_sort(collection: Collection, sort: str | None) -> list[SortKey]:
@@ -55,6 +66,20 @@ def parse_cursor(collection: Collection, sort: list[SortKey], query: Any) -> Cur
         return Cursor.decode(query.cursor, sort=sort_name(keys), width=len(keys))
     except CursorError as error:
         raise bad_parameter("cursor", str(error)) from None
+
+
+def parse_facets(collection: Collection, facets: list[str] | None) -> list[str]:
+    """The fields to count values of, each once, in the order asked; an unknown one is a 400."""
+    if not facets:
+        return []
+    known = queryable_fields(collection)
+    names = list(dict.fromkeys(name for value in facets for name in value.split(",")))
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise bad_parameter(
+            "facet", f"cannot count values of {unknown}; facetable: {', '.join(known)}"
+        )
+    return names
 
 
 def parse_fields(model: type[BaseModel], fields: str | None) -> set[str] | None:
@@ -226,6 +251,18 @@ def csv_response(
     return Response("".join(rows), media_type="text/csv; charset=utf-8", headers=headers)
 
 
+class FacetRow(BaseModel):
+    """A facet count as a CSV row."""
+
+    facet: str
+    value: str | int | float | bool | dt.date | None
+    count: int
+
+
+def _facet_rows(facets: dict[str, list[dict[str, Any]]]) -> list[FacetRow]:
+    return [FacetRow(facet=name, **count) for name, counts in facets.items() for count in counts]
+
+
 def page_response(
     request: Request,
     model: type[BaseModel],
@@ -238,6 +275,9 @@ def page_response(
     link = link_header(request, window, limit=limit)
     if wants_csv(request, format_):
         headers = {"Link": link, "X-Total-Count": str(window.total)}
+        if window.facets is not None:
+            rows = _facet_rows(window.facets)
+            return csv_response(FacetRow, rows, fields=None, headers=headers)
         return csv_response(model, window.items, fields=fields, headers=headers)
     # The envelope of a model chosen at run time, which a static type cannot name.
     page = Page[model](  # type: ignore[valid-type]
@@ -245,10 +285,10 @@ def page_response(
         total=window.total,
         limit=limit,
         offset=window.position,
+        facets=window.facets,
     )
-    include = (
-        None
-        if fields is None
-        else {"items": {"__all__": fields}, "total": True, "limit": True, "offset": True}
-    )
+    include: dict[str, Any] = {"items": True if fields is None else {"__all__": fields}}
+    include |= dict.fromkeys(["total", "limit", "offset"], True)
+    if window.facets is not None:
+        include["facets"] = True
     return json_response(page, include=include, headers={"Link": link})

@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import Session, col, select
 
 from app.data import tables as m
+from app.data.conditions import Condition, condition_sql, facet_counts
 from app.data.paging import Cursor, SortKey, beyond_key, key_of, ordering
 from app.data.provenance import CONTEXT_LENGTH
 from app.data.registry import BY_NAME, COLLECTIONS, Collection, ListField
@@ -151,9 +152,16 @@ def _count(session: Session, collection: Collection, conditions: Sequence[Any]) 
 
 
 def _conditions(
-    collection: Collection, filters: Mapping[str, Any], where: Iterable[ColumnElement[bool]]
+    session: Session,
+    collection: Collection,
+    filters: Mapping[str, Any],
+    where: Iterable[ColumnElement[bool] | Condition],
 ) -> list[ColumnElement[bool]]:
-    return [*(collection.filters[name](value) for name, value in filters.items()), *where]
+    """The SQL of a list's collection filters (by name) and its other conditions."""
+    return [
+        *(collection.filters[name](value) for name, value in filters.items()),
+        *(condition_sql(session, collection, c) if isinstance(c, Condition) else c for c in where),
+    ]
 
 
 def list_page(
@@ -164,10 +172,10 @@ def list_page(
     sort: Sequence[SortKey] = (),
     limit: int | None = None,
     offset: int = 0,
-    where: Iterable[ColumnElement[bool]] = (),
+    where: Iterable[ColumnElement[bool] | Condition] = (),
 ) -> tuple[list[Entity], int]:
     """One page of `collection` matching `filters` (by name) and `where`, and the total."""
-    conditions = _conditions(collection, filters, where)
+    conditions = _conditions(session, collection, filters, where)
     items = _offset_page(
         session, collection, conditions, sort_keys(collection, sort), limit, offset
     )
@@ -206,6 +214,8 @@ class Window:
     more_before: bool
     more_after: bool
     keys: list[SortKey] | None = None
+    # The facet counts asked for, by field: over every matching item, not the page alone.
+    facets: dict[str, list[dict[str, Any]]] | None = None
 
     @classmethod
     def at_offset(cls, items: Sequence[Any], total: int, offset: int) -> "Window":
@@ -221,13 +231,32 @@ def list_window(
     limit: int,
     offset: int = 0,
     cursor: Cursor | None = None,
-    where: Iterable[ColumnElement[bool]] = (),
+    where: Iterable[ColumnElement[bool] | Condition] = (),
+    facets: Sequence[str] = (),
 ) -> Window:
     """The page `offset` or `cursor` names, of the entities matching `filters` (by name) and
-    `where`. A cursor's page is a range scan from its key, so a page a million rows deep costs
-    what the first does."""
-    keys = sort_keys(collection, sort)
-    conditions = _conditions(collection, filters, where)
+    `where`, with the counts of the `facets` asked for. A cursor's page is a range scan from
+    its key, so a page a million rows deep costs what the first does."""
+    conditions = _conditions(session, collection, filters, where)
+    window = _window(
+        session, collection, conditions, sort_keys(collection, sort), limit, offset, cursor
+    )
+    if facets:
+        window.facets = {
+            name: facet_counts(session, collection, name, conditions) for name in facets
+        }
+    return window
+
+
+def _window(
+    session: Session,
+    collection: Collection,
+    conditions: list[ColumnElement[bool]],
+    keys: list[SortKey],
+    limit: int,
+    offset: int,
+    cursor: Cursor | None,
+) -> Window:
     total = _count(session, collection, conditions)
     if cursor is None:
         items = _offset_page(session, collection, conditions, keys, limit, offset)

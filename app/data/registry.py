@@ -113,6 +113,8 @@ class Collection:
     # The fields an id omitted in a POST is the slug of, where the title is not a natural key
     # (empty: the title); a list's values in sorted order, so one set gives one id.
     natural_key: tuple[str, ...] = ()
+    # The fields its page for people counts the values of, unless the query names others.
+    facets: tuple[str, ...] = ()
 
     def derived_id_source(self, record: Mapping[str, Any]) -> str:
         """The text an omitted id is the slug of; KeyError or TypeError when the record lacks
@@ -235,6 +237,7 @@ def _trade_title(statistic: Mapping[str, Any]) -> str:
 COLLECTIONS: tuple[Collection, ...] = (
     Collection(
         name="sources",
+        facets=("type", "publisher"),
         singular="source",
         table=m.Source,
         public=m.SourcePublic,
@@ -249,6 +252,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         name="countries",
+        facets=("region",),
         singular="country",
         table=m.Country,
         public=m.CountryPublic,
@@ -275,6 +279,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         name="people",
+        facets=("country", "roles"),
         singular="person",
         table=m.Person,
         public=m.PersonPublic,
@@ -285,6 +290,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         name="summits",
+        facets=("host_country", "participants"),
         singular="summit",
         table=m.Summit,
         public=m.SummitPublic,
@@ -328,6 +334,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         name="agreements",
+        facets=("type", "summit", "signatories"),
         singular="agreement",
         table=m.Agreement,
         public=m.AgreementPublic,
@@ -346,6 +353,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         name="cooperation-centers",
+        facets=("summit", "announced_by"),
         singular="cooperation center",
         table=m.CooperationCenter,
         public=m.CooperationCenterPublic,
@@ -356,6 +364,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         name="trade-statistics",
+        facets=("currency", "year", "flow", "reporter"),
         singular="trade statistic",
         table=m.TradeStatistic,
         public=m.TradeStatisticPublic,
@@ -380,6 +389,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         name="priority-areas",
+        facets=("summit",),
         singular="priority area",
         table=m.PriorityArea,
         public=m.PriorityAreaPublic,
@@ -391,6 +401,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         name="principles",
+        facets=("summit",),
         singular="principle",
         table=m.Principle,
         public=m.PrinciplePublic,
@@ -402,6 +413,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         name="commitments",
+        facets=("kind", "summit", "parties"),
         singular="commitment",
         table=m.Commitment,
         public=m.CommitmentPublic,

@@ -13,11 +13,11 @@ from sqlmodel import Session
 from app.api.dependencies import DatabaseDep
 from app.api.parameters import ListQuery, NoQuery, list_query
 from app.api.problems import bad_parameter, not_found
-from app.api.rendering import parse_sort
+from app.api.rendering import parse_facets, parse_sort
 from app.api.urls import url_of
 from app.config import API_PREFIX
 from app.data.history import changed_after
-from app.data.reads import get_detail, get_entity, list_page, source_annotations
+from app.data.reads import get_detail, get_entity, list_page, list_window, source_annotations
 from app.data.registry import BY_NAME, QUOTED, Collection
 from app.pages.evidence import (
     field_rows,
@@ -75,21 +75,32 @@ def _add_list_page(router: APIRouter, collection: Collection) -> None:
             detail = f"pages do not take it; {API_PREFIX}{request.url.path} does"
             raise bad_parameter(json_only[0], detail)
         sort = parse_sort(collection, query.sort)
-        since = query.changed_since
+        facets = parse_facets(collection, query.facet) or list(collection.facets)
+        where: list[Any] = query.field_conditions()
+        if query.changed_since is not None:
+            where.append(changed_after(collection, query.changed_since))
         with database.session() as session:
-            items, total = list_page(
+            window = list_window(
                 session,
                 collection,
                 filters=query.filter_values(),
                 sort=sort,
                 limit=query.limit,
                 offset=query.offset,
-                where=[] if since is None else [changed_after(collection, since)],
+                where=where,
+                facets=facets,
             )
+            items, total = list(window.items), window.total
             named = references(collection)
             keys = [(named[f].name, v) for i in items for f in named for v in _values(i.get(f))]
+            counted = window.facets or {}
+            keys += [(named[f].name, c["value"]) for f in named for c in counted.get(f, [])]
             titles = titles_of(session, keys)
-        filters = [n for n in query_model.model_fields if n not in ListQuery.model_fields]
+        filters = [
+            n
+            for n in query_model.model_fields
+            if n not in ListQuery.model_fields and n not in query_model.condition_parameters
+        ]
         offset, limit = query.offset, query.limit
         context = {
             "collection": collection,
@@ -101,11 +112,12 @@ def _add_list_page(router: APIRouter, collection: Collection) -> None:
             "page_url": page_url,
             "sort_links": _sort_links(request, collection, query.sort),
             "filters": [(name, request.query_params.get(name, "")) for name in filters],
-            # What the form keeps of the page as it stands: its order and its length.
+            # What the form keeps of the page as it stands: its order and its length,
+            # and the conditions and facets its form has no field for.
             "kept": [
-                (n, request.query_params[n])
-                for n in ("sort", "limit")
-                if request.query_params.get(n)
+                (n, v)
+                for n, v in request.query_params.multi_items()
+                if v and (n in ("sort", "limit", "facet") or n in query_model.condition_parameters)
             ],
             # Past the end, "previous" is the last page that shows something.
             "previous": "?"
@@ -118,6 +130,8 @@ def _add_list_page(router: APIRouter, collection: Collection) -> None:
             "first": offset + 1 if items else 0,
             "last": offset + len(items),
             "csv": f"{API_PREFIX}/{collection.name}?" + _query_string(request, format="csv"),
+            "facets": _facet_links(request, query_model, counted),
+            "applied": _applied(request, query_model),
         }
         alternate = f"{API_PREFIX}/{collection.name}"
         if request.url.query:
@@ -125,9 +139,44 @@ def _add_list_page(router: APIRouter, collection: Collection) -> None:
         return page(request, "collection.html", context, alternate=alternate)
 
 
+def _facet_links(
+    request: Request, model: type[ListQuery], facets: dict[str, list[dict[str, Any]]]
+) -> list[tuple[str, list[tuple[Any, int, str]]]]:
+    """Each facet's values with their counts and the link that keeps only the items holding
+    that value (`field=value`, or `field__has=value` for a list)."""
+    shown = []
+    for name, counts in facets.items():
+        parameter = name if name in model.model_fields else f"{name}__has"
+        values = [
+            (
+                c["value"],
+                c["count"],
+                "?" + _query_string(request, offset=None, **{parameter: c["value"]}),
+            )
+            for c in counts
+            if c["value"] is not None
+        ]
+        shown.append((name, values))
+    return shown
+
+
+def _applied(request: Request, model: type[ListQuery]) -> list[tuple[str, str, str]]:
+    """The conditions the page's query sets, each with the link that drops it."""
+    base = set(ListQuery.model_fields)
+    return [
+        (name, value, "?" + _query_string(request, offset=None, **{name: None}))
+        for name, value in request.query_params.items()
+        if value != "" and name in model.model_fields and name not in base
+    ]
+
+
 def _form_query(request: Request, model: type[ListQuery]) -> ListQuery:
     """The list's query as its filter form sends it: a field left empty is no filter."""
-    given = {name: value for name, value in request.query_params.items() if value != ""}
+    given: dict[str, Any] = {
+        name: value for name, value in request.query_params.items() if value != ""
+    }
+    if "facet" in given:
+        given["facet"] = request.query_params.getlist("facet")
     try:
         return model.model_validate(given)
     except ValidationError as error:

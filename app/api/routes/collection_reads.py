@@ -22,6 +22,7 @@ from app.api.rendering import (
     json_response,
     page_response,
     parse_cursor,
+    parse_facets,
     parse_fields,
     parse_sort,
 )
@@ -53,8 +54,12 @@ def _add_list_route(router: APIRouter, collection: Collection) -> None:
         sort = parse_sort(collection, query.sort)
         fields = parse_fields(collection.public, query.fields)
         cursor = parse_cursor(collection, sort, query)
+        facets = parse_facets(collection, query.facet)
         since = query.changed_since
+        where: list[Any] = query.field_conditions()
         with database.session() as session:
+            if since is not None:
+                where.append(history.changed_after(collection, since))
             window = list_window(
                 session,
                 collection,
@@ -63,7 +68,8 @@ def _add_list_route(router: APIRouter, collection: Collection) -> None:
                 limit=query.limit,
                 offset=query.offset,
                 cursor=cursor,
-                where=[] if since is None else [history.changed_after(collection, since)],
+                where=where,
+                facets=facets,
             )
         response = page_response(
             request,
