@@ -58,8 +58,9 @@ class Settings(BaseSettings):
     stream_heartbeat_seconds: float = Field(15.0, gt=0, le=15)
     # How often, on SQLite, a process with open streams looks for changes made elsewhere.
     stream_poll_seconds: float = Field(0.5, gt=0, le=2)
-    # On PostgreSQL, where each change is notified, how often such a process reads the version
-    # all the same: in case a notification was lost with its connection.
+    # On PostgreSQL, where each change is notified, how often a process reads the version all
+    # the same (for its streams, and for its cached answers): in case a notification was lost
+    # with its connection.
     stream_safety_seconds: float = Field(5.0, gt=0)
     # Requests each client may send, as the `limits` library writes it (`600/minute`); a client
     # is its API key's name, else its address. Empty: no limit.

@@ -137,7 +137,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         },
     )
     app.state.database = database
-    app.state.dataset_version = VersionReader(database.engine)
+    app.state.dataset_version = VersionReader(
+        database.engine, safety_seconds=settings.stream_safety_seconds
+    )
     app.state.notifier = ChangeNotifier(
         database.engine,
         app.state.dataset_version,

@@ -173,8 +173,8 @@ def dispose_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         engines.append(engine)
         return engine
 
-    def track_and_remember(engine: Engine) -> VersionReader:
-        trackers.append(VersionReader(engine))
+    def track_and_remember(engine: Engine, **options: Any) -> VersionReader:
+        trackers.append(VersionReader(engine, **options))
         return trackers[-1]
 
     monkeypatch.setattr(app.main, "make_engine", make_and_remember)

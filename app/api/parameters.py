@@ -3,6 +3,7 @@ collection's filters, as pydantic models that FastAPI documents and checks. A pa
 endpoint does not know is refused."""
 
 import csv
+import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, cast
 
@@ -23,6 +24,7 @@ from app.data import tables as m
 from app.data.conditions import (
     FACET_SIZE,
     Condition,
+    Kind,
     Operator,
     QueryableField,
     queryable_fields,
@@ -219,6 +221,14 @@ OPERATOR_DESCRIPTIONS = {
     "has": "listing",
 }
 MAX_VALUE_LENGTH = 500
+# A condition's value by the kind of its field: within what the databases' columns hold.
+VALUE_TYPES: dict[Kind, Any] = {
+    "text": Annotated[str, StringConstraints(max_length=MAX_VALUE_LENGTH)],
+    "integer": Annotated[int, Field(ge=-(2**63), le=2**63 - 1)],
+    "number": Annotated[float, Field(allow_inf_nan=False)],
+    "boolean": bool,
+    "date": dt.date,
+}
 
 
 def _comma_separated(item_type: Any) -> Callable[[str], list[Any]]:
@@ -228,7 +238,11 @@ def _comma_separated(item_type: Any) -> Callable[[str], list[Any]]:
 
     def parse(text: str) -> list[Any]:
         try:
-            return adapter.validate_python(next(csv.reader([text])))
+            values = next(csv.reader([text]), [""])
+        except csv.Error as error:  # a line break or a quote out of place
+            raise ValueError(f"not a comma-separated list of values: {error}") from None
+        try:
+            return adapter.validate_python(values)
         except ValidationError as error:
             first = error.errors()[0]
             raise ValueError(f"{first['input']!r}: {first['msg']}") from None
@@ -242,9 +256,7 @@ def _value_type(field: QueryableField, operator: Operator) -> Any:
         return Annotated[str, StringConstraints(max_length=MAX_VALUE_LENGTH)]
     if field.choices:
         return Literal[field.choices]
-    if field.kind == "text":
-        return Annotated[str, StringConstraints(max_length=MAX_VALUE_LENGTH)]
-    return field.python_type
+    return VALUE_TYPES[field.kind]
 
 
 def _condition_parameter(field: QueryableField, operator: Operator) -> tuple[Any, Any]:

@@ -15,9 +15,7 @@ import psycopg
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.data.version import VersionReader
-
-CHANNEL = "summit_dataset_changes"
+from app.data.version import CHANNEL, VersionReader
 
 log = logging.getLogger("app.data.notifier")
 

@@ -461,3 +461,22 @@ def references_of(collection: Collection) -> list[Reference]:
             if target is not None:
                 references.append(Reference(column.name, target, key.column.name))
     return references
+
+
+def _targets_of(link: ListField) -> set[str]:
+    column = m.table_of(link.table).c[link.value]
+    return {BY_TABLE[key.column.table].name for key in column.foreign_keys}
+
+
+def reads_of(collection: Collection) -> frozenset[str]:
+    """The collections whose changes can change an answer about `collection`'s entities (a
+    list, a detail, their pages): its own; those its detail embeds; those its fields name
+    (whose titles its pages show, whose codes its filters take); the sources its quotes are
+    cut from, and the people they are said by (whose names its pages show)."""
+    names = {collection.name, QUOTED.name, *(embed.collection for embed in collection.embeds)}
+    if collection.cited:
+        names.add("people")
+    names |= {reference.collection.name for reference in references_of(collection)}
+    for link in collection.lists:
+        names |= _targets_of(link)
+    return frozenset(names)

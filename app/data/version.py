@@ -1,58 +1,152 @@
-"""The dataset version as every request reads it: one single-row query, straight to the
-driver, on a connection kept for it (see `VersionReader`)."""
+"""The dataset version as every request reads it, and the version at which each collection last
+changed: read on a connection kept for it, and read again only when the database says that
+something may have changed (see `VersionReader`)."""
 
 import logging
 import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
-VERSION_QUERY = "SELECT version FROM dataset_version WHERE id = 1"
+from app.data.registry import COLLECTIONS
+
+# What every write NOTIFYs on PostgreSQL as it commits (`app.data.notifier.notify_writers`).
+CHANNEL = "summit_dataset_changes"
 
 log = logging.getLogger("app.data.version")
 
 
-class VersionReader:
-    """The version of the data, read per request on one connection of its own.
+def _state_query() -> str:
+    """The version, then the last version of each collection's history (an index lookup
+    each), in one statement."""
+    last = ", ".join(
+        f"(SELECT max(version) FROM entity_version WHERE collection = '{c.name}')"
+        for c in COLLECTIONS
+    )
+    return f"SELECT version, {last} FROM dataset_version WHERE id = 1"
 
-    The query goes to the driver directly: it is the one statement a cached answer costs, so it
-    skips the ORM. The connection is in autocommit mode, so each lookup sees the latest commit.
+
+STATE_QUERY = _state_query()
+
+
+@dataclass(frozen=True)
+class DataState:
+    """The dataset version, and for each collection the version of its last change (0 for
+    one never changed): an answer that reads some collections only is the same as long as
+    theirs are."""
+
+    version: int
+    collections: Mapping[str, int]
+
+    def version_of(self, collections: Iterable[str] | None) -> int:
+        """The last version that changed any of `collections` (None: any collection)."""
+        if collections is None:
+            return self.version
+        return max((self.collections.get(name, 0) for name in collections), default=0)
+
+
+class VersionReader:
+    """The state of the data, as of the last change the database has told of.
+
+    It is read again only when it may have moved: on SQLite when `PRAGMA data_version` (which
+    moves with every commit another connection makes, in any process) has moved; on PostgreSQL
+    when a NOTIFY has come on this connection, which LISTENs (every write sends one as it
+    commits), and at the latest `safety_seconds` after the last read, in case one was lost.
+    A write through this process marks it stale at once (`invalidate`), so it never waits for
+    its own notification. Where the database cannot say (its connection fails), every call
+    reads it. Statements go to the driver directly: this is what a cached answer costs.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, safety_seconds: float = 5.0) -> None:
         self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
         self._connection: PoolProxiedConnection | None = None
         self._lock = threading.Lock()
-        self.lookups = 0
+        self._state: DataState | None = None
+        self._marker: object = None  # what the database said when the state was read
+        self._read_at = 0.0
+        self.safety_seconds = safety_seconds
+        self.lookups = 0  # reads of the state itself
 
     def current(self) -> int | None:
         """The version; None while the database cannot be read or holds no data."""
+        state = self.state()
+        return None if state is None else state.version
+
+    def state(self) -> DataState | None:
+        """The state of the data; None while the database cannot be read or holds none."""
         with self._lock:
-            self.lookups += 1
             try:
-                cursor = self._connect().cursor()
-                try:
-                    cursor.execute(VERSION_QUERY)
-                    row = cursor.fetchone()
-                finally:
-                    cursor.close()
+                connection = self._connect()
+                marker = self._change_marker(connection)
+                if self._state is None or marker != self._marker or self._stale():
+                    self._state = self._read(connection)
+                    self._marker = marker
             except self._engine.dialect.loaded_dbapi.Error:
                 log.warning("dataset version unavailable: the database cannot be read")
                 self._discard()
                 return None
-            return None if row is None else int(row[0])
+            return self._state
+
+    def invalidate(self) -> None:
+        """This process has written: the next call reads the state again."""
+        with self._lock:
+            self._state = None
+
+    def _stale(self) -> bool:
+        return self._postgres and time.monotonic() - self._read_at > self.safety_seconds
+
+    def _change_marker(self, connection: PoolProxiedConnection) -> object:
+        """Something that differs after any commit since the last call (PostgreSQL: each
+        notification that came is a new object), without a query where the database allows."""
+        if self._postgres:
+            pgconn = connection.driver_connection.pgconn  # type: ignore[union-attr]
+            pgconn.consume_input()  # what has come on the socket, without waiting
+            notified = False
+            while pgconn.notifies() is not None:
+                notified = True
+            return object() if notified else self._marker
+        cursor = connection.cursor()
+        try:
+            cursor.execute("PRAGMA data_version")
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        return None if row is None else row[0]
+
+    def _read(self, connection: PoolProxiedConnection) -> DataState | None:
+        self.lookups += 1
+        self._read_at = time.monotonic()
+        cursor = connection.cursor()
+        try:
+            cursor.execute(STATE_QUERY)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        changed = {c.name: int(v) for c, v in zip(COLLECTIONS, row[1:], strict=True) if v}
+        return DataState(int(row[0]), changed)
 
     def _connect(self) -> PoolProxiedConnection:
         if self._connection is None:
             connection = self._engine.raw_connection()
             connection.rollback()
-            if self._engine.dialect.name == "postgresql":
+            if self._postgres:
                 # A connection just opened has its driver's: typed optional for closed ones.
                 connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+                cursor = connection.cursor()
+                cursor.execute(f"LISTEN {CHANNEL}")
+                cursor.close()
             self._connection = connection
+            self._state = None  # whatever came before this connection listened is unknown
         return self._connection
 
     def _discard(self) -> None:
+        self._state = None
         if self._connection is not None:
             self._connection.invalidate()  # closes it, logging rather than raising on failure
             self._connection = None

@@ -1,13 +1,17 @@
-"""Conditional requests and the read cache, both keyed by the dataset version.
+"""Conditional requests and the read cache, both keyed by the version of what an answer reads.
 
-Every read of data looks the version up once (`app.data.version`), with one single-row query on
-a connection kept for the purpose, so that a write through any process is seen by every process
-at once. The ETag is derived from that version and the request (path, query, the representation
-asked for), so it is known before the route runs: a matching `If-None-Match` is answered without
-running the route (a cross-origin one once the CORS headers for its kind of origin are known),
-and a whole answer made earlier for the same request is sent again. A write moves the version,
-which empties the cache. An answer `as_of` a version the data has reached never changes: its
-ETag names that version, not the current one, and its Cache-Control says it is immutable.
+Every read of data asks for the state of the data once (`app.data.version`): the dataset
+version and the version at which each collection last changed, read again only when the
+database says something changed, so that a write through any process is seen by every process
+at once. An answer reads some collections (`answer_reads`: a list its own, those its items
+name and embed) or all of them (the export, search, the feed); its version is the last that
+changed any of those. The ETag is derived from that version and the request (path, query, the
+representation asked for), so it is known before the route runs: a matching `If-None-Match` is
+answered without running the route (a cross-origin one once the CORS headers for its kind of
+origin are known), and a whole answer made earlier for the same request is sent again while
+its version holds. A write to one collection leaves the answers that do not read it cached.
+An answer `as_of` a version the data has reached never changes: its ETag names that version,
+and its Cache-Control says it is immutable.
 """
 
 import hashlib
@@ -21,7 +25,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import API_PREFIX
-from app.data.registry import COLLECTIONS
+from app.data.registry import BY_NAME, COLLECTIONS, reads_of
+from app.data.version import DataState
 from app.middleware.asgi import HTTPMiddleware
 
 DATA_CACHE_CONTROL = "public, max-age=60"
@@ -82,7 +87,7 @@ ANSWER_SHARE_OF_CACHE = 8
 
 
 class ResponseCache:
-    """Whole answers by request, for the current dataset version only; least recently used go
+    """Whole answers by request, each for the version of what it reads; least recently used go
     first once there are more than `max_entries` or their bodies hold more than `max_bytes`.
     An answer larger than `max_answer_bytes` is not kept."""
 
@@ -90,34 +95,35 @@ class ResponseCache:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.max_answer_bytes = max_bytes // ANSWER_SHARE_OF_CACHE if max_entries > 0 else 0
-        self._version: int | None = None
-        self._entries: OrderedDict[RequestKey, CachedResponse] = OrderedDict()
+        self._entries: OrderedDict[RequestKey, tuple[int, CachedResponse]] = OrderedDict()
         self.body_bytes = 0  # of the answers kept
 
     def get(self, version: int, key: RequestKey) -> CachedResponse | None:
-        if version != self._version:
-            self._entries.clear()
-            self.body_bytes = 0
-            self._version = version
+        """The answer kept for `key`, if made at `version` of what it reads."""
+        found = self._entries.get(key)
+        if found is None:
             return None
-        entry = self._entries.get(key)
-        if entry is not None:
-            self._entries.move_to_end(key)
+        made_at, entry = found
+        if made_at != version:  # what it reads has changed since
+            self._drop(key)
+            return None
+        self._entries.move_to_end(key)
         return entry
 
     def put(self, version: int, key: RequestKey, entry: CachedResponse) -> None:
-        if version != self._version:
-            return  # made for a version that has moved on since
         if self.max_answer_bytes <= 0 or len(entry.body) > self.max_answer_bytes:
             return
-        replaced = self._entries.pop(key, None)
-        if replaced is not None:
-            self.body_bytes -= len(replaced.body)
-        self._entries[key] = entry
+        self._drop(key)
+        self._entries[key] = (version, entry)
         self.body_bytes += len(entry.body)
         while len(self._entries) > self.max_entries or self.body_bytes > self.max_bytes:
-            _, evicted = self._entries.popitem(last=False)
+            _, (_, evicted) = self._entries.popitem(last=False)
             self.body_bytes -= len(evicted.body)
+
+    def _drop(self, key: RequestKey) -> None:
+        found = self._entries.pop(key, None)
+        if found is not None:
+            self.body_bytes -= len(found[1].body)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -149,15 +155,30 @@ def shows_data(path: str) -> bool:
     return path.startswith(API_PREFIX) or path == "/" or path.split("/", 2)[1] in PAGE_ROOTS
 
 
-def entity_tag(key: RequestKey, version: int, *, build: str) -> str:
-    """A strong ETag: the same version and request always get the same bytes; an answer as of
-    a past version, the same bytes at every version since, from the same `build` of the
-    service (its schema: one that shows the data otherwise makes other bytes). The Origin
-    changes only CORS headers, not the representation, so it is left out."""
+def answer_reads(path: str) -> frozenset[str] | None:
+    """The collections an answer at `path` reads (None: every one). A collection's list and
+    an entity's detail, in JSON or as a page, read what `reads_of` says; an entity's history,
+    its collection's alone; everything else (the export, the feed, search, the timeline, a
+    source's annotations, `/`) reads them all."""
+    parts = path.removeprefix(API_PREFIX).strip("/").split("/")
+    collection = BY_NAME.get(parts[0])
+    if collection is None or len(parts) > 3:
+        return None
+    if len(parts) == 3:
+        return frozenset({collection.name}) if parts[2] == "history" else None
+    return reads_of(collection)
+
+
+def entity_tag(key: RequestKey, version: int, *, current: int, build: str) -> str:
+    """A strong ETag: the same `version` of what an answer reads and the same request always
+    get the same bytes; an answer as of a past version, the same bytes at every version since
+    (the `current` one included), from the same `build` of the service (its schema: one that
+    shows the data otherwise makes other bytes). The Origin changes only CORS headers, not the
+    representation, so it is left out."""
     gzip = "gzip" if key.accepts_gzip else "identity"
     request = "\n".join([key.path, key.query.decode("latin-1"), key.accept, gzip, build])
     digest = hashlib.blake2b(request.encode(), digest_size=12).hexdigest()
-    past = as_of(key, version)
+    past = as_of(key, current)
     return f'"v{version}-{digest}"' if past is None else f'"as-of-{past}-{digest}"'
 
 
@@ -207,21 +228,28 @@ class ConditionalGetMiddleware(HTTPMiddleware):
         is_read = method in ("GET", "HEAD") and not headers.get(b"authorization") and not stream
         state = scope["app"].state
         cache: ResponseCache = state.response_cache
-        version = state.dataset_version.current() if is_read else None
+        data: DataState | None = state.dataset_version.state() if is_read else None
+        version = None if data is None else data.version
+        # The version of what this answer reads: it holds while no write touches that.
+        answer_version = None if data is None else data.version_of(answer_reads(path))
         key = request_key(scope, headers, self._origins)
         etag: str | None = None
         not_modified = False
-        if version is not None:
-            cached = cache.get(version, key)
+        if version is not None and answer_version is not None:
+            cached = cache.get(answer_version, key)
             build = state.schema_head
-            etag = cached.etag if cached is not None else entity_tag(key, version, build=build)
+            etag = (
+                cached.etag
+                if cached is not None
+                else entity_tag(key, answer_version, current=version, build=build)
+            )
             not_modified = _matches(headers.get(b"if-none-match", b"").decode("latin-1"), etag)
             cors = self._cors_headers.get(key.origin_class) if key.origin_class else []
             if not_modified and (cached is not None or cors is not None):
                 await self._not_modified(send, etag, version, key, cached, cors or [])
                 return
             if cached is not None:
-                await self._replay(send, cached, with_body=method == "GET")
+                await self._replay(send, cached, version, with_body=method == "GET")
                 return
 
         # The status and headers of an answer that may be kept, until its body comes.
@@ -234,6 +262,8 @@ class ConditionalGetMiddleware(HTTPMiddleware):
                 headers = MutableHeaders(scope=message)
                 ok = message["status"] == 200 and etag is not None
                 _merge_vary(headers)
+                if not is_read:  # it may have written: not a moment on the state as it was
+                    state.dataset_version.invalidate()
                 # A write has moved the version by now: answer with the one it made.
                 shown = version if is_read else state.dataset_version.current()
                 if shown is not None:
@@ -257,7 +287,7 @@ class ConditionalGetMiddleware(HTTPMiddleware):
                 # is written as it is made: holding it would cost the memory streaming saves.
                 whole = not message.get("more_body", False)
                 # A start is kept only for a read with an ETag, so of a version too.
-                if start is not None and whole and etag is not None and version is not None:
+                if start is not None and whole and etag is not None and answer_version is not None:
                     status, start_headers = start
                     entry = CachedResponse(
                         etag,
@@ -266,7 +296,7 @@ class ConditionalGetMiddleware(HTTPMiddleware):
                         message.get("body", b""),
                         _not_modified_headers(start_headers),
                     )
-                    cache.put(version, key, entry)
+                    cache.put(answer_version, key, entry)
                 start = None
                 if made_304:
                     if message.get("more_body", False):
@@ -292,8 +322,8 @@ class ConditionalGetMiddleware(HTTPMiddleware):
         return send_with_cache_control
 
     @staticmethod
-    async def _replay(send: Send, cached: CachedResponse, *, with_body: bool) -> None:
-        headers = list(cached.headers)  # outer layers add theirs to this list
+    async def _replay(send: Send, cached: CachedResponse, version: int, *, with_body: bool) -> None:
+        headers = _at_version(cached.headers, version)  # outer layers add theirs to this list
         await send({"type": "http.response.start", "status": cached.status, "headers": headers})
         await send({"type": "http.response.body", "body": cached.body if with_body else b""})
 
@@ -307,7 +337,8 @@ class ConditionalGetMiddleware(HTTPMiddleware):
         cors: list[tuple[bytes, bytes]],
     ) -> None:
         if cached is not None:
-            headers = list(cached.not_modified_headers)  # outer layers add theirs to this list
+            # Outer layers add theirs to this list.
+            headers = _at_version(cached.not_modified_headers, version)
         else:
             headers = [
                 (b"etag", etag.encode()),
@@ -326,3 +357,10 @@ def _not_modified_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[byte
         for name, value in headers
         if name in NOT_MODIFIED_HEADERS or name.startswith(b"access-control-")
     ]
+
+
+def _at_version(headers: list[tuple[bytes, bytes]], version: int) -> list[tuple[bytes, bytes]]:
+    """A kept answer's headers, saying the dataset version it is sent at: the data it shows
+    holds at that version too, or it would not be sent."""
+    shown = (b"x-dataset-version", str(version).encode())
+    return [shown if name == b"x-dataset-version" else (name, value) for name, value in headers]

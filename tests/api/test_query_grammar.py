@@ -203,6 +203,9 @@ async def test_csv_rows_are_the_filtered_items(client):
         ("flow__in=total,sideways", "flow__in", "'sideways'"),
         ("change_percent__lt=lots", "change_percent__lt", "valid number"),
         ("facet=colour", "facet", "colour"),
+        ("year__lt=109198846792683225088", "year__lt", "less than or equal"),  # no overflow
+        ("change_percent__gt=inf", "change_percent__gt", "finite number"),
+        ("id__in=a%0Ab", "id__in", "comma-separated"),  # a line break out of quotes
     ],
 )
 async def test_a_bad_condition_is_a_400_naming_the_parameter(client, query, parameter, says):

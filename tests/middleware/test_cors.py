@@ -5,7 +5,7 @@ import pytest
 
 from app.config import Settings
 from app.main import create_app
-from app.middleware.caching import RequestKey, entity_tag
+from app.middleware.caching import RequestKey, answer_reads, entity_tag
 from tests.conftest import app_client
 
 pytestmark = pytest.mark.anyio
@@ -81,13 +81,14 @@ async def test_every_origin_shares_one_cached_answer_when_all_are_allowed(app, c
 
 async def test_a_cross_origin_revalidation_that_finds_no_entity_is_answered_in_full(database_url):
     app = create_app(Settings(database_url=database_url))
-    version = app.state.dataset_version.current()
+    state = app.state.dataset_version.state()
     # The tag a 200 would have had: the route runs (the CORS headers are not known yet) and
     # answers 404, which must reach the client whole, not as a 304 or an empty body.
     key = RequestKey(
         path="/api/v1/summits/9", query=b"", accept="*/*", accepts_gzip=True, origin_class="*"
     )
-    tag = entity_tag(key, version, build=app.state.schema_head)
+    read = state.version_of(answer_reads(key.path))
+    tag = entity_tag(key, read, current=state.version, build=app.state.schema_head)
     headers = {"Origin": "https://a.example", "If-None-Match": tag}
     async with app_client(app) as client:
         missing = await client.get(
