@@ -5,7 +5,7 @@ Each server is a real process (uvicorn, one worker) and wrk (Debian's, installed
 drives it from the same machine: read the figures as ratios within one run. Each measurement is
 taken `BENCH_ROUNDS` times, interleaved with the others, and the median run is reported.
 
-`python -m bench.run sync` (or small, million, soak) runs one part.
+`python -m bench.run sync` (or small, writes, million, soak) runs one part.
 Settings (environment): BENCH_DIR (work files, default /tmp/summit-bench), BENCH_SECONDS (per
 measurement, 5), BENCH_ROUNDS (5), BENCH_ROWS (1000000), BENCH_SOAK_SECONDS (60).
 """
@@ -40,6 +40,8 @@ ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 SOAK_SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "60"))
 WRITE_KEY = "bench-writer-secret-0123456789"
 FILTER = "year=2020&currency=KZT"
+FACETS = "first page with facet=currency&facet=year"
+DATASETTE_FACETS = "Datasette: first page with _facet=currency&_facet=year"
 # As `make run` serves, for the service and the minimal app alike.
 UVICORN_FLAGS = ["--no-access-log", "--loop", "asyncio"]
 
@@ -232,12 +234,14 @@ def small_dataset(report: list[str]) -> None:
     with (
         serve(factory, env=service_env(database), ready="/readyz") as app,
         serve(["bench.minimal_app:app"], env={}, ready="/api/v1/countries") as minimal,
+        serve(["bench.bare_app:app"], env={}, ready="/api/v1/countries") as bare,
         serve(factory, env=limited, ready="/readyz") as counted_here,
         serve(factory, env=shared, ready="/readyz") as counted_in_redis,
     ):
         etag = httpx.get(app.url + "/api/v1/countries").headers["etag"]
         loads = measure(
             {
+                "bare ASGI app: GET /api/v1/countries": (bare.url + "/api/v1/countries", {}),
                 "minimal app: GET /api/v1/countries": (minimal.url + "/api/v1/countries", {}),
                 "GET /api/v1/countries": (app.url + "/api/v1/countries", {}),
                 "GET /api/v1/summits/2": (app.url + "/api/v1/summits/2", {}),
@@ -257,6 +261,9 @@ def small_dataset(report: list[str]) -> None:
         )
     baseline = loads["minimal app: GET /api/v1/countries"].requests_per_second
     table(report, "Reads of the seeded dataset (16 connections)", loads, baseline)
+    ceiling = loads["bare ASGI app: GET /api/v1/countries"]
+    for name in ("GET /api/v1/countries", "GET /api/v1/summits/2"):
+        report.append(f"{name} ÷ the bare ASGI app: **{ratio(loads[name], ceiling)}**.")
 
 
 def million_rows(report: list[str]) -> None:
@@ -285,6 +292,7 @@ def million_rows(report: list[str]) -> None:
         "first page": page,
         f"page {total - 50:,} rows deep (cursor)": f"{page}&cursor={deep}",
         "page 10,000 rows deep (offset, the cap)": f"{page}&offset=10000",
+        FACETS: f"{page}&facet=currency&facet=year",
     }
     # Without the read cache every request runs its queries, as a new query would; with it
     # (the default), a repeated request is answered from the cache.
@@ -308,6 +316,8 @@ def million_rows(report: list[str]) -> None:
                 url = f"{other.url}/million/trade_statistic.json?{FILTER}&_size=50"
                 chosen["Datasette: the same filtered page"] = (url, {})
                 chosen["Datasette: the same, facet suggestions off"] = (url + "&_nosuggest=1", {})
+                table_url = f"{other.url}/million/trade_statistic.json?_size=50&_nosuggest=1"
+                chosen[DATASETTE_FACETS] = (table_url + "&_facet=currency&_facet=year", {})
                 loads = measure(chosen)
         export = export_rss(app)
     first = loads["first page"].requests_per_second
@@ -321,6 +331,10 @@ def million_rows(report: list[str]) -> None:
             for theirs in ("Datasette: the same filtered page",
                            "Datasette: the same, facet suggestions off"):  # fmt: skip
                 report.append(f"{ours} ÷ {theirs}: **{ratio(loads[ours], loads[theirs])}**.")
+        report.append(
+            f"{FACETS} ÷ {DATASETTE_FACETS}: **{ratio(loads[FACETS], loads[DATASETTE_FACETS])}**."
+        )
+    report.append(f"first page ÷ {filtered}: **{ratio(loads['first page'], loads[filtered])}**.")
     report.append(export)
 
 
@@ -394,6 +408,17 @@ SOAK_WRITES: dict[str, Callable[[int, int], dict[str, object]]] = {
 }
 
 
+def rotating_script(script: Path, paths: list[str]) -> Path:
+    """A wrk script that requests `paths` in turn, one after another on each connection."""
+    script.write_text(
+        "local paths = {" + ", ".join(json.dumps(p) for p in paths) + "}\n"
+        "local i = 0\n"
+        "request = function()\n  i = i % #paths + 1\n"
+        "  return wrk.format(nil, paths[i])\nend\n"
+    )
+    return script
+
+
 def soak(report: list[str]) -> None:
     """Reads at 256 connections while 16 clients write, once for each kind of write in
     `SOAK_WRITES`; then every acknowledged write is read back."""
@@ -407,17 +432,12 @@ def soak_with(
     database = WORK / "soak.db"
     database.unlink(missing_ok=True)
     seeded_database(database)
-    script = WORK / "reads.lua"
     paths = ["/api/v1/countries", "/api/v1/summits/2", "/api/v1/trade-statistics",
              "/api/v1/commitments?limit=100", "/api/v1/agreements"]  # fmt: skip
-    script.write_text(
-        "local paths = {" + ", ".join(json.dumps(p) for p in paths) + "}\n"
-        "local i = 0\n"
-        "request = function()\n  i = i % #paths + 1\n"
-        "  return wrk.format(nil, paths[i])\nend\n"
-    )
+    script = rotating_script(WORK / "reads.lua", paths)
     env = service_env(database, SUMMIT_API_KEYS=f"bench:{WRITE_KEY}")
     with serve(["--factory", "app.main:create_app"], env=env, ready="/readyz") as app:
+        quiet = wrk(app.url, connections=256, seconds=SOAK_SECONDS, script=script)
         stop = threading.Event()
         acknowledged: list[str] = []
         failed: list[str] = []
@@ -445,9 +465,72 @@ def soak_with(
         f" p99 {load.p99_ms:.1f} ms): {load.errors} socket errors, {load.timeouts} timeouts,"
         f" {load.bad_status} answers outside 2xx/3xx. Writes: {len(acknowledged)} acknowledged"
         f" (201), {len(failed)} failed; acknowledged writes missing afterwards: {len(missing)}."
+        f" The same reads without writers: {quiet.requests_per_second:,.0f}/s"
+        f" ({quiet.errors} socket errors, {quiet.timeouts} timeouts); with ÷ without:"
+        f" **{ratio(load, quiet)}**."
     )
     if failed:
         report.append(f"Failed writes (first 5): {failed[:5]}")
+
+
+# --- cached answers while another collection is written ---------------------------------------
+
+
+# Eight collections' lists, none of which reads the trade statistics, at 50 lengths each.
+UNTOUCHED = ("sources", "countries", "people", "summits", "agreements", "cooperation-centers",
+             "priority-areas", "commitments")  # fmt: skip
+WRITES_PER_SECOND = 20
+
+
+def paced_writes(url: str, stop: threading.Event, acknowledged: list[str]) -> None:
+    """Trade statistics created at `WRITES_PER_SECOND`, until `stop`."""
+    headers = {"Authorization": f"Bearer {WRITE_KEY}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+        number = 0
+        started = time.monotonic()
+        while not stop.is_set():
+            number += 1
+            answer = client.post("/api/v1/trade-statistics", json=trade_statistic_body(99, number))
+            if answer.status_code == 201:
+                acknowledged.append(answer.headers["location"])
+            stop.wait(max(started + number / WRITES_PER_SECOND - time.monotonic(), 0))
+
+
+def cached_under_writes(report: list[str]) -> None:
+    """400 distinct cached answers read with no writes, then while trade statistics are
+    created 20 a second: a write to one collection should leave the others' answers cached."""
+    database = WORK / "writes.db"
+    database.unlink(missing_ok=True)
+    seeded_database(database)
+    paths = [f"/api/v1/{name}?limit={n}" for name in UNTOUCHED for n in range(1, 51)]
+    script = rotating_script(WORK / "answers.lua", paths)
+    env = service_env(database, SUMMIT_API_KEYS=f"bench:{WRITE_KEY}")
+    with serve(["--factory", "app.main:create_app"], env=env, ready="/readyz") as app:
+        for path in paths:
+            httpx.get(app.url + path, timeout=30)
+        runs: dict[str, list[Load]] = {"no writes": [], "20 writes/s": []}
+        acknowledged: list[str] = []
+        for _ in range(ROUNDS):
+            runs["no writes"].append(wrk(app.url, script=script))
+            stop = threading.Event()
+            writer = threading.Thread(target=paced_writes, args=(app.url, stop, acknowledged))
+            writer.start()
+            runs["20 writes/s"].append(wrk(app.url, script=script))
+            stop.set()
+            writer.join()
+    loads = {
+        f"400 cached answers, {name}": sorted(found, key=lambda load: load.requests_per_second)[
+            len(found) // 2
+        ]
+        for name, found in runs.items()
+    }
+    quiet, written = loads.values()
+    table(report, "400 cached answers while trade statistics are created (16 connections)",
+          loads, quiet.requests_per_second)  # fmt: skip
+    report.append(
+        f"With writes ÷ without: **{ratio(written, quiet)}**; {len(acknowledged)} writes"
+        f" acknowledged in {ROUNDS} runs of {SECONDS} s."
+    )
 
 
 # --- keeping a copy in sync: the feed, idle streams, a change reaching another process -------
@@ -642,9 +725,15 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     ensure_wrk()
     report = [f"## Benchmark\n\n{machine()}"]
-    parts = sys.argv[1:] or ["small", "million", "soak", "sync"]
-    for part in parts:
-        {"small": small_dataset, "million": million_rows, "soak": soak, "sync": sync}[part](report)
+    runs = {
+        "small": small_dataset,
+        "writes": cached_under_writes,
+        "million": million_rows,
+        "soak": soak,
+        "sync": sync,
+    }
+    for part in sys.argv[1:] or list(runs):
+        runs[part](report)
         print("\n".join(report), flush=True)
     (WORK / "results.md").write_text("\n".join(report) + "\n")
     print(f"\nwritten to {WORK / 'results.md'}")

@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from app.api.parameters import REPEATED
 from app.api.problems import Problem, bad_parameter
 from app.data import history
 from app.data.engine import Database
@@ -54,8 +55,6 @@ def refuse_unknown_version(session: Session, version: int) -> None:
 
 
 MAX_QUERY_LENGTH = 4096
-# The parameters a query may give more than once: each time, one more of the same kind.
-REPEATABLE = frozenset({"facet"})
 
 
 async def check_query_string(request: Request) -> None:
@@ -65,7 +64,7 @@ async def check_query_string(request: Request) -> None:
         raise Problem(414, f"The query string is longer than {MAX_QUERY_LENGTH} bytes.")
     seen: set[str] = set()
     for name, value in request.query_params.multi_items():
-        if name in seen and name not in REPEATABLE:
+        if name in seen and name not in REPEATED:
             raise bad_parameter(name, "given more than once")
         if "\x00" in value:
             raise bad_parameter(name, "contains a NUL character")

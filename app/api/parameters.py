@@ -7,6 +7,8 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, cast
 
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -135,6 +137,8 @@ class ListQuery(PageQuery, FieldsQuery):
 
 
 QueryT = TypeVar("QueryT", bound=NoQuery)
+# The parameters a query may give more than once: each time, one more of the same kind.
+REPEATED = frozenset({"facet"})
 
 
 def names_pattern(names: Iterable[str], *, signed: bool = False) -> str:
@@ -210,15 +214,15 @@ LIST_QUERIES: Mapping[str, type[ListQuery]] = {
 
 
 OPERATOR_DESCRIPTIONS = {
-    "eq": "equal to",
-    "ne": "not equal to (or null)",
-    "gt": "greater than",
-    "gte": "at least",
-    "lt": "less than",
-    "lte": "at most",
-    "in": 'one of (comma-separated; a value with a comma in double quotes, `"a,b",c`)',
-    "contains": "containing, ignoring case,",
-    "has": "listing",
+    "eq": "equal to this value",
+    "ne": "not equal to this value (or null)",
+    "gt": "greater than this value",
+    "gte": "at least this value",
+    "lt": "less than this value",
+    "lte": "at most this value",
+    "in": 'one of these comma-separated values (one holding a comma in double quotes: `"a,b",c`)',
+    "contains": "text containing this value, ignoring case",
+    "has": "a list holding this value",
 }
 MAX_VALUE_LENGTH = 500
 # A condition's value by the kind of its field: within what the databases' columns hold.
@@ -261,7 +265,7 @@ def _value_type(field: QueryableField, operator: Operator) -> Any:
 
 def _condition_parameter(field: QueryableField, operator: Operator) -> tuple[Any, Any]:
     value_type = _value_type(field, operator)
-    described = f"Items whose `{field.name}` is {OPERATOR_DESCRIPTIONS[operator]} this value."
+    described = f"Items whose `{field.name}` is {OPERATOR_DESCRIPTIONS[operator]}."
     if operator == "in":
         value_type = Annotated[str, AfterValidator(_comma_separated(value_type))]
     return value_type | None, Field(None, description=described)
@@ -315,3 +319,39 @@ def list_query(collection: Collection) -> type[ListQuery]:
 
 def identifier(name: str) -> str:
     return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))
+
+
+def parse_query(request: Request, model: type[QueryT], *, empty_is_absent: bool = False) -> QueryT:
+    """The query string as `model`, reading only the parameters it gives (a list's model has
+    a parameter per field and operator: FastAPI would look each up on every request). A
+    problem is a 400 naming the parameter, as FastAPI's own; `empty_is_absent` for a form,
+    whose fields left empty are sent as `name=`."""
+    given: dict[str, Any] = {
+        name: value
+        for name, value in request.query_params.items()
+        if value != "" or not empty_is_absent
+    }
+    for name in REPEATED & given.keys():
+        given[name] = request.query_params.getlist(name)
+    try:
+        return model.model_validate(given)
+    except ValidationError as error:
+        problems = [{**e, "loc": ("query", *e["loc"])} for e in error.errors()]
+        raise RequestValidationError(problems) from None
+
+
+def openapi_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """`model`'s fields as the OpenAPI document's query parameters, for an operation that
+    reads its query with `parse_query`."""
+    schema = model.model_json_schema()
+    assert "$defs" not in schema, f"{model.__name__}: a parameter type the document cannot name"
+    parameters = []
+    for name, field in schema["properties"].items():
+        field = dict(field)
+        description = field.pop("description", None)
+        field.pop("title", None)
+        parameter: dict[str, Any] = {"name": name, "in": "query", "required": False}
+        if description:
+            parameter["description"] = description
+        parameters.append({**parameter, "schema": field})
+    return parameters

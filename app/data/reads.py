@@ -4,13 +4,15 @@ Entities come back as plain dicts in the public shape of their collection: the t
 the list-valued fields from their association tables, and `sources`, the citations.
 """
 
+import functools
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, Select, Table, case, func, text
+from sqlalchemy import ColumnElement, Engine, Select, Table, case, func, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import Session, col, select
 
@@ -28,10 +30,35 @@ Entity = dict[str, Any]
 EntityIds = Sequence[str] | Select[Any]
 
 
-def _linked_values(session: Session, link: ListField, owner_ids: EntityIds) -> dict[str, list[str]]:
+# Where a list of ids goes in a statement made once (`_for_ids`): building a statement and its
+# cache key anew for each page would cost more than running it.
+IDS: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
+StatementOf = Callable[[Any, Any], Select[Any]]
+
+
+@functools.cache
+def _prebuilt(build: StatementOf, subject: Any) -> Select[Any]:
+    return build(subject, IDS)
+
+
+def _for_ids(
+    build: StatementOf, subject: Any, ids: EntityIds
+) -> tuple[Select[Any], dict[str, Any]]:
+    """The statement `build` makes for `subject` and `ids`, and its parameters: made once for a
+    list of ids, which is a parameter; made for the query, when the ids are one."""
+    if isinstance(ids, Select):
+        return build(subject, ids), {}
+    return _prebuilt(build, subject), {"ids": list(ids)}
+
+
+def _linked_statement(link: ListField, ids: Any) -> Select[Any]:
     owner, value = getattr(link.table, link.owner), getattr(link.table, link.value)
-    statement = select(owner, value).where(owner.in_(owner_ids)).order_by(value)
-    rows = session.connection().execute(statement).all()
+    return select(owner, value).where(owner.in_(ids)).order_by(value)
+
+
+def _linked_values(session: Session, link: ListField, owner_ids: EntityIds) -> dict[str, list[str]]:
+    statement, parameters = _for_ids(_linked_statement, link, owner_ids)
+    rows = session.connection().execute(statement, parameters).all()
     values: dict[str, list[str]] = defaultdict(list)
     for owner_id, value_id in rows:
         values[owner_id].append(value_id)
@@ -69,41 +96,54 @@ def _quoting(*leading: Any) -> Select[Any]:
     ).join_from(m.Citation, m.Source, citation.source_id == source.id)
 
 
+def _citations_statement(collection: str, ids: Any) -> Select[Any]:
+    citation = m.table_of(m.Citation).c
+    return (
+        _quoting(citation.entity_id)
+        .where(citation.collection == collection, citation.entity_id.in_(ids))
+        .order_by(citation.entity_id, citation.position)
+    )
+
+
 def _citations(
     session: Session, collection: str, entity_ids: EntityIds
 ) -> dict[str, list[dict[str, Any]]]:
-    citation = m.table_of(m.Citation).c
-    statement = (
-        _quoting(citation.entity_id)
-        .where(citation.collection == collection, citation.entity_id.in_(entity_ids))
-        .order_by(citation.entity_id, citation.position)
-    )
+    statement, parameters = _for_ids(_citations_statement, collection, entity_ids)
     citations: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in _table_rows(session, statement):
+    for row in _table_rows(session, statement, parameters):
         citations[row.pop("entity_id")].append(row)
     return citations
+
+
+def _derivations_statement(collection: str, ids: Any) -> Select[Any]:
+    derivation = m.table_of(m.Derivation).c
+    return (
+        select(derivation.entity_id, derivation.fields, derivation.basis, derivation.note)
+        .where(derivation.collection == collection, derivation.entity_id.in_(ids))
+        .order_by(derivation.entity_id, derivation.position)
+    )
 
 
 def _derivations(
     session: Session, collection: str, entity_ids: EntityIds
 ) -> dict[str, list[dict[str, Any]]]:
-    derivation = m.table_of(m.Derivation).c
-    statement = (
-        select(derivation.entity_id, derivation.fields, derivation.basis, derivation.note)
-        .where(derivation.collection == collection, derivation.entity_id.in_(entity_ids))
-        .order_by(derivation.entity_id, derivation.position)
-    )
+    statement, parameters = _for_ids(_derivations_statement, collection, entity_ids)
     derivations: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for entity_id, fields, basis, note in session.connection().execute(statement).all():
+    rows = session.connection().execute(statement, parameters).all()
+    for entity_id, fields, basis, note in rows:
         derivations[entity_id].append({"fields": fields, "basis": basis, "note": note})
     return derivations
 
 
-def _table_rows(session: Session, statement: Select[Any]) -> list[Entity]:
+def _table_rows(
+    session: Session, statement: Select[Any], parameters: dict[str, Any] | None = None
+) -> list[Entity]:
     """The rows `statement` selects, as dicts of column values. Plain rows rather than ORM
     objects: a page of fifty is read, turned into JSON and forgotten, so tracking it as objects
     would cost more than the query."""
-    return [dict(row) for row in session.connection().execute(statement).mappings().all()]
+    result = session.connection().execute(statement, parameters or {})
+    names = list(result.keys())
+    return [dict(zip(names, row, strict=True)) for row in result]
 
 
 def _table(collection: Collection) -> Table:
@@ -147,8 +187,34 @@ def _columns(collection: Collection, keys: Sequence[SortKey]) -> list[Any]:
     return [table.c[name] for name, _ in keys]
 
 
+# The size of each collection, by database, as of the last version that changed it: the total
+# of an unfiltered list (every page of it, in any order) is counted once per change, not per
+# request, which on a million rows is most of a page's cost.
+_SIZES: WeakKeyDictionary[Engine, dict[tuple[str, int], int]] = WeakKeyDictionary()
+
+
 def _count(session: Session, collection: Collection, conditions: Sequence[Any]) -> int:
+    if not conditions:
+        return collection_size(session, collection)
     return session.exec(select(func.count()).select_from(collection.table).where(*conditions)).one()
+
+
+def collection_size(session: Session, collection: Collection) -> int:
+    """How many entities `collection` holds, counted again only after it changed (its last
+    version in the history, an index lookup, says when)."""
+    last = session.exec(
+        select(func.max(m.EntityVersion.version)).where(
+            m.EntityVersion.collection == collection.name
+        )
+    ).one()
+    engine = session.get_bind()
+    sizes = _SIZES.setdefault(engine, {}) if isinstance(engine, Engine) else {}
+    key = (collection.name, last or 0)
+    if key not in sizes:
+        if len(sizes) > 4 * len(COLLECTIONS):  # sizes of versions gone by
+            sizes.clear()
+        sizes[key] = session.exec(select(func.count()).select_from(collection.table)).one()
+    return sizes[key]
 
 
 def _conditions(
@@ -324,6 +390,7 @@ def get_detail(session: Session, collection: Collection, key: str) -> Entity | N
 
 
 def get_entity_count(session: Session, collection: Collection) -> int:
+    """How many entities `collection` holds, counted now (in a write's transaction, too)."""
     return session.exec(select(func.count()).select_from(collection.table)).one()
 
 

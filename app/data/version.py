@@ -5,8 +5,9 @@ something may have changed (see `VersionReader`)."""
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.pool import PoolProxiedConnection
@@ -40,12 +41,18 @@ class DataState:
 
     version: int
     collections: Mapping[str, int]
+    # What `version_of` found, by the set it was asked about: it is asked per request.
+    _found: dict[frozenset[str], int] = field(default_factory=dict, compare=False, repr=False)
 
-    def version_of(self, collections: Iterable[str] | None) -> int:
+    def version_of(self, collections: frozenset[str] | None) -> int:
         """The last version that changed any of `collections` (None: any collection)."""
         if collections is None:
             return self.version
-        return max((self.collections.get(name, 0) for name in collections), default=0)
+        found = self._found.get(collections)
+        if found is None:
+            found = max((self.collections.get(name, 0) for name in collections), default=0)
+            self._found[collections] = found
+        return found
 
 
 class VersionReader:
@@ -64,6 +71,7 @@ class VersionReader:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         self._connection: PoolProxiedConnection | None = None
+        self._pragma: Any = None  # the cursor `PRAGMA data_version` runs on
         self._lock = threading.Lock()
         self._state: DataState | None = None
         self._marker: object = None  # what the database said when the state was read
@@ -109,12 +117,10 @@ class VersionReader:
             while pgconn.notifies() is not None:
                 notified = True
             return object() if notified else self._marker
-        cursor = connection.cursor()
-        try:
-            cursor.execute("PRAGMA data_version")
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
+        if self._pragma is None:  # one cursor, kept: this runs per request
+            self._pragma = connection.cursor()
+        self._pragma.execute("PRAGMA data_version")
+        row = self._pragma.fetchone()
         return None if row is None else row[0]
 
     def _read(self, connection: PoolProxiedConnection) -> DataState | None:
@@ -147,12 +153,14 @@ class VersionReader:
 
     def _discard(self) -> None:
         self._state = None
+        self._pragma = None
         if self._connection is not None:
             self._connection.invalidate()  # closes it, logging rather than raising on failure
             self._connection = None
 
     def close(self) -> None:
         with self._lock:
+            self._pragma = None
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None

@@ -14,6 +14,7 @@ An answer `as_of` a version the data has reached never changes: its ETag names t
 and its Cache-Control says it is immutable.
 """
 
+import functools
 import hashlib
 import re
 from collections import OrderedDict
@@ -155,6 +156,11 @@ def shows_data(path: str) -> bool:
     return path.startswith(API_PREFIX) or path == "/" or path.split("/", 2)[1] in PAGE_ROOTS
 
 
+# What each collection's answers read, worked out once.
+READS = {collection.name: reads_of(collection) for collection in COLLECTIONS}
+
+
+@functools.lru_cache(maxsize=4096)  # asked per request; clients choose paths: bounded
 def answer_reads(path: str) -> frozenset[str] | None:
     """The collections an answer at `path` reads (None: every one). A collection's list and
     an entity's detail, in JSON or as a page, read what `reads_of` says; an entity's history,
@@ -166,7 +172,7 @@ def answer_reads(path: str) -> frozenset[str] | None:
         return None
     if len(parts) == 3:
         return frozenset({collection.name}) if parts[2] == "history" else None
-    return reads_of(collection)
+    return READS[collection.name]
 
 
 def entity_tag(key: RequestKey, version: int, *, current: int, build: str) -> str:
@@ -243,7 +249,10 @@ class ConditionalGetMiddleware(HTTPMiddleware):
                 if cached is not None
                 else entity_tag(key, answer_version, current=version, build=build)
             )
-            not_modified = _matches(headers.get(b"if-none-match", b"").decode("latin-1"), etag)
+            if_none_match = headers.get(b"if-none-match")
+            not_modified = if_none_match is not None and _matches(
+                if_none_match.decode("latin-1"), etag
+            )
             cors = self._cors_headers.get(key.origin_class) if key.origin_class else []
             if not_modified and (cached is not None or cors is not None):
                 await self._not_modified(send, etag, version, key, cached, cors or [])

@@ -9,6 +9,7 @@ Pure ASGI rather than `BaseHTTPMiddleware`, so that streamed responses stay stre
 layer costs little.
 """
 
+import atexit
 import contextlib
 import logging
 import re
@@ -16,9 +17,9 @@ import secrets
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from json.encoder import encode_basestring_ascii as quote
-from logging.handlers import MemoryHandler
 from typing import Any
 
 from starlette.middleware.cors import CORSMiddleware
@@ -44,7 +45,6 @@ REQUEST_ID = REQUEST_ID_HEADER.lower().encode()
 # A client's request id is kept only if it is short and plain: it goes into logs and headers.
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
-access_log = logging.getLogger("app.access")
 log = logging.getLogger("app")
 
 SECURITY_HEADERS = {
@@ -90,7 +90,7 @@ class RequestRecordMiddleware(HTTPMiddleware):
             route = template_of(app, scope["path"]) or UNMATCHED
             app.state.metrics.observe(scope["method"], route, status, seconds)
             # By hand rather than json.dumps: the id is plain, only method and path need quoting.
-            access_log.info(
+            ACCESS_LOG.write(
                 f'{{"request_id": "{request_id}", "method": {quote(scope["method"])},'
                 f' "path": {quote(scope["path"])}, "status": {status},'
                 f' "duration_ms": {round(seconds * 1000, 3)}}}'
@@ -149,33 +149,53 @@ class HeadAsGetMiddleware(HTTPMiddleware):
             await self.app({**scope, "method": "GET"}, receive, send_without_body)
 
 
-ACCESS_LOG_BATCH = 1000
 ACCESS_LOG_FLUSH_SECONDS = 0.2
 
 
-def _flush_every(handler: logging.Handler) -> None:
-    while True:
-        time.sleep(ACCESS_LOG_FLUSH_SECONDS)
-        handler.flush()
+class AccessLog:
+    """One JSON line per request on stdout, written in batches at least every
+    `ACCESS_LOG_FLUSH_SECONDS` by a thread of its own: one write per batch rather than a flush
+    per request, which would cost a system call each. Not through `logging`: a log record per
+    request costs more than a cached answer does otherwise. The queue is safe to append to from
+    any thread; what is queued at exit is written then."""
+
+    def __init__(self) -> None:
+        self._lines: deque[str] = deque()
+        self._flushing = threading.Lock()
+        self._started = False
+
+    def write(self, line: str) -> None:
+        if not self._started:
+            self._start()
+        self._lines.append(line)
+
+    def flush(self) -> None:
+        with self._flushing:
+            lines = [self._lines.popleft() for _ in range(len(self._lines))]
+            if lines:
+                sys.stdout.write("\n".join(lines) + "\n")
+                sys.stdout.flush()
+
+    def _start(self) -> None:
+        self._started = True
+        threading.Thread(target=self._flush_every, daemon=True).start()
+        atexit.register(self.flush)
+
+    def _flush_every(self) -> None:
+        while True:
+            time.sleep(ACCESS_LOG_FLUSH_SECONDS)
+            self.flush()
+
+
+ACCESS_LOG = AccessLog()
 
 
 def configure_logging() -> None:
-    """Access lines go to stdout as they are (each is one JSON object); the service's own
-    messages to stderr."""
+    """The service's own messages go to stderr (access lines go to stdout: `AccessLog`)."""
     # No format here uses the caller, thread or process of a record: skip finding them, as
-    # the logging HOWTO's "Optimization" section shows. An access line is written per request.
+    # the logging HOWTO's "Optimization" section shows.
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    if not access_log.handlers:
-        stream = logging.StreamHandler(sys.stdout)
-        stream.setFormatter(logging.Formatter("%(message)s"))
-        # Lines are written in batches, at least every ACCESS_LOG_FLUSH_SECONDS: one write per
-        # batch rather than a flush per request, which would cost a system call each.
-        buffer = MemoryHandler(ACCESS_LOG_BATCH, flushLevel=logging.ERROR, target=stream)
-        access_log.addHandler(buffer)
-        access_log.setLevel(logging.INFO)
-        access_log.propagate = False
-        threading.Thread(target=_flush_every, args=(buffer,), daemon=True).start()
     service_log = logging.getLogger("app")
     if not service_log.handlers:
         handler = logging.StreamHandler(sys.stderr)

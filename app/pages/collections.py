@@ -6,12 +6,10 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 from sqlmodel import Session
 
 from app.api.dependencies import DatabaseDep
-from app.api.parameters import ListQuery, NoQuery, list_query
+from app.api.parameters import ListQuery, NoQuery, list_query, parse_query
 from app.api.problems import bad_parameter, not_found
 from app.api.rendering import parse_facets, parse_sort
 from app.api.urls import url_of
@@ -69,7 +67,7 @@ def _add_list_page(router: APIRouter, collection: Collection) -> None:
 
     @router.get("")
     async def list_page_for_people(request: Request, database: DatabaseDep) -> Response:
-        query = _form_query(request, query_model)
+        query = parse_query(request, query_model, empty_is_absent=True)
         json_only = sorted(query.model_fields_set & JSON_ONLY)
         if json_only:
             detail = f"pages do not take it; {API_PREFIX}{request.url.path} does"
@@ -168,20 +166,6 @@ def _applied(request: Request, model: type[ListQuery]) -> list[tuple[str, str, s
         for name, value in request.query_params.items()
         if value != "" and name in model.model_fields and name not in base
     ]
-
-
-def _form_query(request: Request, model: type[ListQuery]) -> ListQuery:
-    """The list's query as its filter form sends it: a field left empty is no filter."""
-    given: dict[str, Any] = {
-        name: value for name, value in request.query_params.items() if value != ""
-    }
-    if "facet" in given:
-        given["facet"] = request.query_params.getlist("facet")
-    try:
-        return model.model_validate(given)
-    except ValidationError as error:
-        problems = [{**e, "loc": ("query", *e["loc"])} for e in error.errors()]
-        raise RequestValidationError(problems) from None
 
 
 def _last_offset(total: int, limit: int) -> int:

@@ -13,7 +13,7 @@ from app.api.routes.dataset import timeline_events
 from app.api.routes.index import DESCRIPTION, NAME, collection_url
 from app.api.urls import page_path
 from app.config import API_PREFIX
-from app.data.reads import all_entities, get_entity_count
+from app.data.reads import all_entities, collection_size
 from app.data.registry import BY_NAME, COLLECTIONS
 
 # The drawing's coordinate space; the SVG scales to the page's width.
@@ -108,7 +108,7 @@ def landing_context(session: Session) -> dict[str, Any]:
             {
                 "name": c.name,
                 "title": c.description or c.name,
-                "count": get_entity_count(session, c),
+                "count": collection_size(session, c),
                 "url": f"/{c.name}",
                 "json": collection_url(c.name),
                 "csv": f"{API_PREFIX}/export/{c.name}",

@@ -142,3 +142,18 @@ async def test_a_delete_changes_the_answers_that_showed_the_entity(database_url)
         after = await etags(reader, list(before))
     assert after["/api/v1/summits/2"] != before["/api/v1/summits/2"]
     assert after["/api/v1/people"] == before["/api/v1/people"]
+
+
+async def test_an_unfiltered_total_is_counted_again_after_each_change(writer):
+    """The size of a collection is kept between requests, as of its last change."""
+
+    async def total(query: str = "") -> int:
+        return (await writer.get(f"/api/v1/trade-statistics?limit=1{query}")).json()["total"]
+
+    before = await total()
+    assert before == await total("&sort=-year") == await total("&year__gte=1900")
+    assert (await writer.post("/api/v1/trade-statistics", json=TRADE_STATISTIC)).status_code == 201
+    assert await total() == before + 1 == await total("&year__gte=1900")
+    gone = await writer.delete(f"/api/v1/trade-statistics/{TRADE_STATISTIC['id']}")
+    assert gone.status_code == 204
+    assert await total() == before

@@ -19,6 +19,7 @@ class _Page(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.references: list[str] = []
+        self.unfollowed: list[str] = []  # links marked rel="nofollow": a crawler leaves them
         self.scripts: list[str] = []  # their types
         self.inline_styles = 0
         self.json_ld: list[str] = []
@@ -34,6 +35,8 @@ class _Page(HTMLParser):
         for name in ("href", "src"):
             if attributes.get(name):
                 self.references.append(attributes[name])
+        if tag == "a" and "nofollow" in (attributes.get("rel") or "").split():
+            self.unfollowed.append(attributes["href"])
         if tag == "script":
             self.scripts.append(attributes.get("type", ""))
             self._in_json_ld = attributes.get("type") == "application/ld+json"

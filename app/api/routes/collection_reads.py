@@ -11,10 +11,11 @@ from app.api.dependencies import DatabaseDep, annotated, refuse_unknown_version
 from app.api.parameters import (
     FieldsQuery,
     ItemQuery,
-    ListQuery,
     PageQuery,
     documented_query,
     list_query,
+    openapi_parameters,
+    parse_query,
 )
 from app.api.problems import documented, not_found
 from app.api.rendering import (
@@ -48,9 +49,10 @@ def _add_list_route(router: APIRouter, collection: Collection) -> None:
         summary=f"List {collection.name.replace('-', ' ')}",
         description=collection.description,
         operation_id=f"list_{identifier(collection.name)}",
+        openapi_extra={"parameters": openapi_parameters(query_model)},
     )
-    @annotated(query=Annotated[query_model, Query()])
-    async def list_items(request: Request, database: DatabaseDep, query: ListQuery) -> Response:
+    async def list_items(request: Request, database: DatabaseDep) -> Response:
+        query = parse_query(request, query_model)
         sort = parse_sort(collection, query.sort)
         fields = parse_fields(collection.public, query.fields)
         cursor = parse_cursor(collection, sort, query)
