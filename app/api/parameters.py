@@ -22,6 +22,7 @@ from pydantic import (
     field_validator,
 )
 
+from app.data import history
 from app.data import tables as m
 from app.data.conditions import (
     FACET_SIZE,
@@ -127,6 +128,13 @@ class ListQuery(PageQuery, FieldsQuery):
             if name not in base and name not in self.condition_parameters and value is not None
         }
 
+    def where(self, collection: Collection) -> list[Any]:
+        """The conditions the client set on fields, and `changed_since`'s."""
+        where: list[Any] = self.field_conditions()
+        if self.changed_since is not None:
+            where.append(history.changed_after(collection, self.changed_since))
+        return where
+
     def field_conditions(self) -> list[Condition]:
         """The conditions on fields the client set (`year__gte=2020`, `flow=export`)."""
         return [
@@ -187,7 +195,7 @@ class AgreementQuery(ListQuery):
 
 
 class TradeStatisticQuery(ListQuery):
-    year: Year | None = None
+    year: Year | None = Field(None, description="Figures of this year.")
     year_from: Year | None = Field(None, description="First year, inclusive.")
     year_to: Year | None = Field(None, description="Last year, inclusive.")
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")] | None = Field(
@@ -224,14 +232,15 @@ OPERATOR_DESCRIPTIONS = {
     "contains": "text containing this value, ignoring case",
     "has": "a list holding this value",
 }
-MAX_VALUE_LENGTH = 500
-# A condition's value by the kind of its field: within what the databases' columns hold.
+MAX_VALUE_LENGTH = 1000
+Text = Annotated[str, StringConstraints(max_length=MAX_VALUE_LENGTH)]
+# A condition's value by the kind of its field (integers: see `_value_type`).
 VALUE_TYPES: dict[Kind, Any] = {
-    "text": Annotated[str, StringConstraints(max_length=MAX_VALUE_LENGTH)],
-    "integer": Annotated[int, Field(ge=-(2**63), le=2**63 - 1)],
+    "text": Text,
     "number": Annotated[float, Field(allow_inf_nan=False)],
     "boolean": bool,
     "date": dt.date,
+    "partial date": m.PartialDate,
 }
 
 
@@ -242,7 +251,7 @@ def _comma_separated(item_type: Any) -> Callable[[str], list[Any]]:
 
     def parse(text: str) -> list[Any]:
         try:
-            values = next(csv.reader([text]), [""])
+            values = next(csv.reader([text], skipinitialspace=True), [""])
         except csv.Error as error:  # a line break or a quote out of place
             raise ValueError(f"not a comma-separated list of values: {error}") from None
         try:
@@ -257,18 +266,24 @@ def _comma_separated(item_type: Any) -> Callable[[str], list[Any]]:
 def _value_type(field: QueryableField, operator: Operator) -> Any:
     """The type of a condition's value: a closed set's values, else its kind's type."""
     if operator == "contains" or field.listed:
-        return Annotated[str, StringConstraints(max_length=MAX_VALUE_LENGTH)]
+        return Text
     if field.choices:
         return Literal[field.choices]
+    if field.kind == "integer":  # within what its column holds: no value past it can match
+        low, high = field.bounds
+        return Annotated[int, Field(ge=low, le=high)]
     return VALUE_TYPES[field.kind]
 
 
 def _condition_parameter(field: QueryableField, operator: Operator) -> tuple[Any, Any]:
     value_type = _value_type(field, operator)
     described = f"Items whose `{field.name}` is {OPERATOR_DESCRIPTIONS[operator]}."
-    if operator == "in":
-        value_type = Annotated[str, AfterValidator(_comma_separated(value_type))]
-    return value_type | None, Field(None, description=described)
+    if operator != "in":
+        return value_type | None, Field(None, description=described)
+    # Documented as what it is, a list of the field's values (`openapi_parameters`).
+    items: dict[str, Any] = {"x-items": TypeAdapter(value_type).json_schema()}
+    listed = Annotated[str, AfterValidator(_comma_separated(value_type))]
+    return listed | None, Field(None, description=described, json_schema_extra=items)
 
 
 def _with_conditions(
@@ -306,7 +321,7 @@ def list_query(collection: Collection) -> type[ListQuery]:
     with_conditions = cast(
         type[ListQuery],
         create_model(
-            f"{model.__name__}With{identifier(collection.name)}Fields",
+            f"{model.__name__}With{class_name(collection.name)}Fields",
             __base__=model,
             **parameters,
         ),
@@ -317,7 +332,8 @@ def list_query(collection: Collection) -> type[ListQuery]:
     )
 
 
-def identifier(name: str) -> str:
+def class_name(name: str) -> str:
+    """`trade-statistics` as `TradeStatistics`."""
     return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))
 
 
@@ -353,5 +369,9 @@ def openapi_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
         parameter: dict[str, Any] = {"name": name, "in": "query", "required": False}
         if description:
             parameter["description"] = description
+        items = field.pop("x-items", None)
+        if items is not None:  # `a,b,c`: OpenAPI's form style, not exploded
+            field = {"type": "array", "items": items}
+            parameter |= {"style": "form", "explode": False}
         parameters.append({**parameter, "schema": field})
     return parameters

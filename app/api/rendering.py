@@ -73,7 +73,7 @@ def parse_facets(collection: Collection, facets: list[str] | None) -> list[str]:
     if not facets:
         return []
     known = queryable_fields(collection)
-    names = list(dict.fromkeys(name for value in facets for name in value.split(",")))
+    names = list(dict.fromkeys(n for value in facets for n in value.split(",") if n))
     unknown = [name for name in names if name not in known]
     if unknown:
         raise bad_parameter(

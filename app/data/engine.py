@@ -18,8 +18,11 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, create_engine
 
 SQLITE_BEGIN = "sqlite_begin"
+# The SQLite function that folds case in every script (`app.data.conditions` uses it).
+SQLITE_LOWER = "unicode_lower"
 WRITE_LOCK_KEY = 20261127  # the PostgreSQL advisory lock that writers take
 DEADLINE = "query_deadline"
+WRITES = "writes"  # in a session's `info`: whether it was opened to write
 PROGRESS_STEPS = 10_000  # SQLite virtual-machine steps between looks at the clock
 
 
@@ -66,6 +69,8 @@ def make_engine(
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cursor.close()
+        # Case folding in every script, as PostgreSQL's lower(): SQLite's folds ASCII only.
+        dbapi_connection.create_function(SQLITE_LOWER, 1, _lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection: Connection) -> None:
@@ -75,6 +80,10 @@ def make_engine(
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
 
 
 def _bound_sqlite_statements(engine: Engine, seconds: float) -> None:
@@ -103,6 +112,7 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
     elif write:
         bind = engine.execution_options(isolation_level="READ COMMITTED")
     with Session(bind, expire_on_commit=False) as session:
+        session.info[WRITES] = write
         try:
             if write and engine.dialect.name == "postgresql":
                 # Writers queue on one lock for the transaction, as on SQLite; waiting in that

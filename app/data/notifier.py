@@ -92,7 +92,9 @@ class ChangeNotifier:
             self._changed.set()
             self._changed = None
 
-    def _refresh(self) -> None:
+    def _refresh(self, *, notified: bool = False) -> None:
+        if notified:  # the reader's own copy of the notification may not have come yet
+            self._versions.invalidate()
         version = self._versions.current()
         if version is not None and version != self.version:
             self.version = version
@@ -113,7 +115,9 @@ class ChangeNotifier:
         conninfo = url.render_as_string(hide_password=False)
         async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as connection:
             await connection.execute(f"LISTEN {CHANNEL}")
+            notified = False
             while not self.closed:
-                self._refresh()  # after LISTEN, so that no change falls between
+                self._refresh(notified=notified)  # after LISTEN: no change falls between
+                notified = False
                 async for _ in connection.notifies(timeout=self.safety_seconds, stop_after=1):
-                    pass
+                    notified = True

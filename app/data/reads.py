@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from app.data import tables as m
 from app.data.conditions import Condition, condition_sql, facet_counts
+from app.data.engine import WRITES
 from app.data.paging import Cursor, SortKey, beyond_key, key_of, ordering
 from app.data.provenance import CONTEXT_LENGTH
 from app.data.registry import BY_NAME, COLLECTIONS, Collection, ListField
@@ -208,7 +209,10 @@ def collection_size(session: Session, collection: Collection) -> int:
         )
     ).one()
     engine = session.get_bind()
-    sizes = _SIZES.setdefault(engine, {}) if isinstance(engine, Engine) else {}
+    # A write's count is of what it has not committed yet: it is never kept.
+    sizes = {}
+    if isinstance(engine, Engine) and not session.info.get(WRITES):
+        sizes = _SIZES.setdefault(engine, {})
     key = (collection.name, last or 0)
     if key not in sizes:
         if len(sizes) > 4 * len(COLLECTIONS):  # sizes of versions gone by
@@ -304,8 +308,9 @@ def list_window(
     `where`, with the counts of the `facets` asked for. A cursor's page is a range scan from
     its key, so a page a million rows deep costs what the first does."""
     conditions = _conditions(session, collection, filters, where)
+    # A copy: a cursor's page narrows its own; the facets count every matching item.
     window = _window(
-        session, collection, conditions, sort_keys(collection, sort), limit, offset, cursor
+        session, collection, list(conditions), sort_keys(collection, sort), limit, offset, cursor
     )
     if facets:
         window.facets = {

@@ -68,10 +68,9 @@ def _real_partial_date(value: str) -> str:
     return value
 
 
+PARTIAL_DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"
 PartialDate = Annotated[
-    str,
-    StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$"),
-    AfterValidator(_real_partial_date),
+    str, StringConstraints(pattern=PARTIAL_DATE_PATTERN), AfterValidator(_real_partial_date)
 ]
 
 

@@ -75,6 +75,7 @@ class VersionReader:
         self._lock = threading.Lock()
         self._state: DataState | None = None
         self._marker: object = None  # what the database said when the state was read
+        self._notified = 0  # notifications come on PostgreSQL
         self._read_at = 0.0
         self.safety_seconds = safety_seconds
         self.lookups = 0  # reads of the state itself
@@ -108,15 +109,14 @@ class VersionReader:
         return self._postgres and time.monotonic() - self._read_at > self.safety_seconds
 
     def _change_marker(self, connection: PoolProxiedConnection) -> object:
-        """Something that differs after any commit since the last call (PostgreSQL: each
-        notification that came is a new object), without a query where the database allows."""
+        """Something that differs after any commit since the last call (PostgreSQL: the count
+        of notifications come), without a query where the database allows."""
         if self._postgres:
             pgconn = connection.driver_connection.pgconn  # type: ignore[union-attr]
             pgconn.consume_input()  # what has come on the socket, without waiting
-            notified = False
             while pgconn.notifies() is not None:
-                notified = True
-            return object() if notified else self._marker
+                self._notified += 1
+            return self._notified
         if self._pragma is None:  # one cursor, kept: this runs per request
             self._pragma = connection.cursor()
         self._pragma.execute("PRAGMA data_version")
@@ -144,12 +144,20 @@ class VersionReader:
             if self._postgres:
                 # A connection just opened has its driver's: typed optional for closed ones.
                 connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+                # The driver takes notifications in while it runs a statement (this one, the
+                # state's): they count as those found on the socket do.
+                connection.driver_connection.add_notify_handler(  # type: ignore[union-attr]
+                    self._count_notification
+                )
                 cursor = connection.cursor()
                 cursor.execute(f"LISTEN {CHANNEL}")
                 cursor.close()
             self._connection = connection
             self._state = None  # whatever came before this connection listened is unknown
         return self._connection
+
+    def _count_notification(self, _notification: object) -> None:
+        self._notified += 1
 
     def _discard(self) -> None:
         self._state = None

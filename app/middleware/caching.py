@@ -38,6 +38,7 @@ DOCS_CACHE_CONTROL = "public, max-age=300"
 NO_STORE = "no-store"
 VARY_NAMES = ("Accept", "Accept-Encoding", "Origin")
 VARY = ", ".join(VARY_NAMES)
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class RequestKey(NamedTuple):
@@ -165,13 +166,15 @@ def answer_reads(path: str) -> frozenset[str] | None:
     """The collections an answer at `path` reads (None: every one). A collection's list and
     an entity's detail, in JSON or as a page, read what `reads_of` says; an entity's history,
     its collection's alone; everything else (the export, the feed, search, the timeline, a
-    source's annotations, `/`) reads them all."""
+    source's annotations and its page, `/`) reads them all."""
     parts = path.removeprefix(API_PREFIX).strip("/").split("/")
     collection = BY_NAME.get(parts[0])
     if collection is None or len(parts) > 3:
         return None
     if len(parts) == 3:
         return frozenset({collection.name}) if parts[2] == "history" else None
+    if len(parts) == 2 and collection.quoted and not path.startswith(API_PREFIX):
+        return None  # a source's page marks each passage quoted, by whatever quotes it
     return READS[collection.name]
 
 
@@ -271,7 +274,7 @@ class ConditionalGetMiddleware(HTTPMiddleware):
                 headers = MutableHeaders(scope=message)
                 ok = message["status"] == 200 and etag is not None
                 _merge_vary(headers)
-                if not is_read:  # it may have written: not a moment on the state as it was
+                if method in WRITE_METHODS and message["status"] < 400:  # it has written
                     state.dataset_version.invalidate()
                 # A write has moved the version by now: answer with the one it made.
                 shown = version if is_read else state.dataset_version.current()

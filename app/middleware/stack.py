@@ -150,6 +150,7 @@ class HeadAsGetMiddleware(HTTPMiddleware):
 
 
 ACCESS_LOG_FLUSH_SECONDS = 0.2
+ACCESS_LOG_QUEUE = 100_000
 
 
 class AccessLog:
@@ -157,27 +158,38 @@ class AccessLog:
     `ACCESS_LOG_FLUSH_SECONDS` by a thread of its own: one write per batch rather than a flush
     per request, which would cost a system call each. Not through `logging`: a log record per
     request costs more than a cached answer does otherwise. The queue is safe to append to from
-    any thread; what is queued at exit is written then."""
+    any thread and holds at most `ACCESS_LOG_QUEUE` lines (a stdout that cannot keep up loses
+    the oldest, counted in `dropped`); what is queued at exit is written then."""
 
     def __init__(self) -> None:
-        self._lines: deque[str] = deque()
+        self._lines: deque[str] = deque(maxlen=ACCESS_LOG_QUEUE)
         self._flushing = threading.Lock()
         self._started = False
+        self.dropped = 0
 
     def write(self, line: str) -> None:
         if not self._started:
             self._start()
+        if len(self._lines) == ACCESS_LOG_QUEUE:
+            self.dropped += 1
         self._lines.append(line)
 
     def flush(self) -> None:
         with self._flushing:
             lines = [self._lines.popleft() for _ in range(len(self._lines))]
-            if lines:
+            if not lines:
+                return
+            try:
                 sys.stdout.write("\n".join(lines) + "\n")
                 sys.stdout.flush()
+            except (OSError, ValueError):  # a closed or broken stdout: the lines are lost
+                self.dropped += len(lines)
 
     def _start(self) -> None:
-        self._started = True
+        with self._flushing:
+            if self._started:
+                return
+            self._started = True
         threading.Thread(target=self._flush_every, daemon=True).start()
         atexit.register(self.flush)
 

@@ -9,12 +9,11 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from sqlmodel import Session
 
 from app.api.dependencies import DatabaseDep
-from app.api.parameters import ListQuery, NoQuery, list_query, parse_query
+from app.api.parameters import MAX_VALUE_LENGTH, ListQuery, NoQuery, list_query, parse_query
 from app.api.problems import bad_parameter, not_found
 from app.api.rendering import parse_facets, parse_sort
 from app.api.urls import url_of
 from app.config import API_PREFIX
-from app.data.history import changed_after
 from app.data.reads import get_detail, get_entity, list_page, list_window, source_annotations
 from app.data.registry import BY_NAME, QUOTED, Collection
 from app.pages.evidence import (
@@ -48,9 +47,10 @@ def _columns(collection: Collection) -> list[str]:
 
 
 def _query_string(request: Request, **changes: Any) -> str:
-    params = {k: v for k, v in request.query_params.items() if k not in changes}
-    params |= {k: v for k, v in changes.items() if v is not None}
-    return urlencode(params)
+    """The page's query with `changes` made (None drops a parameter), less what its form left
+    empty; a repeated parameter (`facet`) keeps each of its values."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in changes and v]
+    return urlencode([*kept, *((k, v) for k, v in changes.items() if v is not None)])
 
 
 def _sort_links(request: Request, collection: Collection, current: str | None) -> dict[str, str]:
@@ -74,9 +74,6 @@ def _add_list_page(router: APIRouter, collection: Collection) -> None:
             raise bad_parameter(json_only[0], detail)
         sort = parse_sort(collection, query.sort)
         facets = parse_facets(collection, query.facet) or list(collection.facets)
-        where: list[Any] = query.field_conditions()
-        if query.changed_since is not None:
-            where.append(changed_after(collection, query.changed_since))
         with database.session() as session:
             window = list_window(
                 session,
@@ -85,7 +82,7 @@ def _add_list_page(router: APIRouter, collection: Collection) -> None:
                 sort=sort,
                 limit=query.limit,
                 offset=query.offset,
-                where=where,
+                where=query.where(collection),
                 facets=facets,
             )
             items, total = list(window.items), window.total
@@ -127,35 +124,40 @@ def _add_list_page(router: APIRouter, collection: Collection) -> None:
             else None,
             "first": offset + 1 if items else 0,
             "last": offset + len(items),
-            "csv": f"{API_PREFIX}/{collection.name}?" + _query_string(request, format="csv"),
+            # The items as CSV: with a facet, the CSV would be its counts instead.
+            "csv": f"{API_PREFIX}/{collection.name}?"
+            + _query_string(request, format="csv", facet=None),
             "facets": _facet_links(request, query_model, counted),
             "applied": _applied(request, query_model),
         }
-        alternate = f"{API_PREFIX}/{collection.name}"
-        if request.url.query:
-            alternate += f"?{request.url.query}"
+        shown = _query_string(request)
+        alternate = f"{API_PREFIX}/{collection.name}" + (f"?{shown}" if shown else "")
         return page(request, "collection.html", context, alternate=alternate)
 
 
 def _facet_links(
     request: Request, model: type[ListQuery], facets: dict[str, list[dict[str, Any]]]
-) -> list[tuple[str, list[tuple[Any, int, str]]]]:
+) -> list[tuple[str, list[tuple[Any, int, str | None]]]]:
     """Each facet's values with their counts and the link that keeps only the items holding
     that value (`field=value`, or `field__has=value` for a list)."""
     shown = []
     for name, counts in facets.items():
         parameter = name if name in model.model_fields else f"{name}__has"
         values = [
-            (
-                c["value"],
-                c["count"],
-                "?" + _query_string(request, offset=None, **{parameter: c["value"]}),
-            )
+            (c["value"], c["count"], _narrowed(request, parameter, c["value"]))
             for c in counts
             if c["value"] is not None
         ]
         shown.append((name, values))
     return shown
+
+
+def _narrowed(request: Request, parameter: str, value: Any) -> str | None:
+    """The link to the items whose field holds `value`; none for a value too long to ask for
+    (a long text: the condition would refuse it)."""
+    if len(str(value)) > MAX_VALUE_LENGTH:
+        return None
+    return "?" + _query_string(request, offset=None, **{parameter: value})
 
 
 def _applied(request: Request, model: type[ListQuery]) -> list[tuple[str, str, str]]:

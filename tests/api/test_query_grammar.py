@@ -247,11 +247,120 @@ async def test_the_collection_page_shows_facet_counts_that_filter(client):
 
 async def test_a_page_takes_a_condition_on_a_list_field(client):
     page = await client.get(
-        "/summits?participants__has=KAZ&year__gte=x", headers={"Accept": "text/html"}
+        "/summits?participants__has=KAZ&number__gte=x", headers={"Accept": "text/html"}
     )
-    assert page.status_code == 400  # the bad parameter, as in the JSON
+    assert page.status_code == 400  # the bad value, named as in the JSON
+    assert "number__gte" in page.text and "valid integer" in page.text
     page = await client.get(
         "/people?roles__has=Foreign%20minister", headers={"Accept": "text/html"}
     )
     assert page.status_code == 200
     assert "wang-yi" in page.text and "xi-jinping" not in page.text
+
+
+async def test_facets_are_the_same_on_every_page_a_cursor_reaches(client):
+    url = "/api/v1/countries?limit=2&facet=region"
+    first = (await client.get(url)).json()["facets"]
+    assert {f["value"]: f["count"] for f in first["region"]} == {"central-asia": 5, "east-asia": 1}
+    pages = 0
+    while url:
+        response = await client.get(url)
+        assert response.json()["facets"] == first
+        found = re.search(r'<([^>]+)>; rel="next"', response.headers["link"])
+        url, pages = (found[1] if found else ""), pages + 1
+    assert pages == 3
+
+
+async def test_facets_put_the_largest_count_first_whatever_the_value(writer):
+    for n in range(3):  # three people of Kazakhstan: more than China's two, later in order
+        person = {
+            "name": f"Facet Person {n}",
+            "roles": ["witness"],
+            "country": "KAZ",
+            "derivations": [
+                {"fields": ["name", "roles", "country"], "basis": "inferred", "note": "A test's."}
+            ],
+            "sources": [{"source": "iso-3166-1", "fields": ["country"]}],
+        }
+        assert (await writer.post("/api/v1/people", json=person)).status_code == 201
+    facets = (await writer.get("/api/v1/people?facet=country")).json()["facets"]
+    assert facets["country"] == [{"value": "KAZ", "count": 3}, {"value": "CHN", "count": 2}]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("/api/v1/summits?host_country=kz", {"second-summit"}),  # alpha-2, any case
+        ("/api/v1/summits?participants__has=kz", {"first-summit", "second-summit"}),
+        ("/api/v1/countries?id__in=kz,%20cn", {"KAZ", "CHN"}),  # a space after the comma
+        ("/api/v1/trade-statistics?currency__in=usd", {"china-central-asia-trade-2024-usd"}),
+        (
+            "/api/v1/agreements?signatories__has=kaz",
+            {
+                "treaty-on-eternal-good-neighborliness-friendship-and-cooperation",
+                "action-plan-for-high-quality-belt-and-road-cooperation",
+            },
+        ),
+    ],
+)
+async def test_codes_in_conditions_are_taken_as_the_filters_take_them(client, query, expected):
+    body = (await client.get(query)).json()
+    assert {item["id"] for item in body["items"]} == expected
+
+
+async def test_contains_ignores_case_in_every_script(writer):
+    person = {
+        "id": "erlan-test",
+        "name": "Ерлан Тест",
+        "roles": ["witness"],
+        "sources": [{"source": "article", "quote": "witnessed the signing", "fields": ["roles"]}],
+        "derivations": [{"fields": ["name"], "basis": "inferred", "note": "A test's."}],
+    }
+    assert (await writer.post("/api/v1/people", json=person)).status_code == 201
+    for needle in ("ерлан", "ЕРЛАН", "Ерлан"):
+        body = (await writer.get("/api/v1/people", params={"name__contains": needle})).json()
+        assert [p["name"] for p in body["items"]] == ["Ерлан Тест"], needle
+
+
+async def test_integer_conditions_stay_within_what_the_column_holds(client):
+    problem = assert_problem(await client.get("/api/v1/summits?number__gt=2147483648"), 400)
+    assert problem["errors"][0]["parameter"] == "number__gt"
+    big = (await client.get(f"/api/v1/trade-statistics?value__lt={2**40}")).json()
+    assert big["total"] == 2  # a 64-bit column takes a 64-bit value
+
+
+async def test_a_partial_date_condition_takes_a_partial_date(client):
+    problem = assert_problem(await client.get("/api/v1/commitments?start__lt=banana"), 400)
+    assert problem["errors"][0]["parameter"] == "start__lt"
+    body = (await client.get("/api/v1/commitments?start__gte=2025&fields=id,start")).json()
+    assert body["items"] and all(c["start"] >= "2025" for c in body["items"])
+
+
+async def test_in_is_documented_as_a_list_of_the_field_s_values(client):
+    document = (await client.get("/openapi.json")).json()
+    operation = document["paths"]["/api/v1/trade-statistics"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    flows = parameters["flow__in"]
+    assert (flows["style"], flows["explode"]) == ("form", False)
+    assert flows["schema"] == {
+        "type": "array",
+        "items": {"enum": ["total", "export", "import"], "type": "string"},
+    }
+    assert parameters["value__in"]["schema"]["items"]["type"] == "integer"
+
+
+async def test_the_page_links_keep_every_facet_and_drop_empty_fields(client):
+    response = await client.get(
+        "/summits?facet=participants&facet=province&year=&host=", headers={"Accept": "text/html"}
+    )
+    assert response.status_code == 200
+    text = response.text.replace("&amp;", "&")
+    assert "<h2>participants</h2>" in text and "<h2>province</h2>" in text
+    sort_link = re.search(r'<a href="(\?[^"]*sort=number[^"]*)"', text)[1]
+    assert "facet=participants" in sort_link and "facet=province" in sort_link
+    alternate = re.search(r'<link rel="alternate" type="application/json" href="([^"]+)"', text)[1]
+    assert "year=" not in alternate and "host=" not in alternate
+    assert (await client.get(alternate)).status_code == 200
+    csv_link = re.search(r'<a href="([^"]+)">This list as CSV', text)[1]
+    assert "facet" not in csv_link  # the items, not the counts
+    assert (await client.get(csv_link)).text.startswith("id,")

@@ -130,6 +130,34 @@ async def test_a_write_through_another_process_changes_the_same_answers(database
         await check_what_moved(reader, writer, reader_app)
 
 
+async def test_a_new_quote_changes_the_page_of_the_source_it_marks(database_url):
+    app = create_app(Settings(database_url=database_url, summit_api_keys=API_KEYS))
+    async with (
+        app_client(app) as reader,
+        app_client(app, headers={"Authorization": f"Bearer {EDITOR_KEY}"}) as writer,
+    ):
+        await check_the_source_page(reader, writer)
+
+
+async def check_the_source_page(reader: httpx.AsyncClient, writer: httpx.AsyncClient) -> None:
+    person = {
+        "name": "Quoted Person",
+        "roles": ["witness"],
+        "sources": [{"source": "article", "quote": "witnessed the signing", "fields": ["roles"]}],
+        "derivations": [{"fields": ["name"], "basis": "inferred", "note": "A test's."}],
+    }
+    paths = ["/sources/article", "/api/v1/sources/article", "/api/v1/sources/article/annotations"]
+    before = await etags(reader, paths)
+    assert (await writer.post("/api/v1/people", json=person)).status_code == 201
+    after = await etags(reader, paths)
+    assert after["/sources/article"] != before["/sources/article"]  # marks the new quote
+    assert "Quoted Person" in (await reader.get("/sources/article", headers=HTML)).text
+    annotations = after["/api/v1/sources/article/annotations"]
+    assert annotations != before["/api/v1/sources/article/annotations"]
+    # The source itself (its metadata and text) is as it was.
+    assert after["/api/v1/sources/article"] == before["/api/v1/sources/article"]
+
+
 async def test_a_delete_changes_the_answers_that_showed_the_entity(database_url):
     app = create_app(Settings(database_url=database_url, summit_api_keys=API_KEYS))
     async with (

@@ -57,11 +57,7 @@ def _add_list_route(router: APIRouter, collection: Collection) -> None:
         fields = parse_fields(collection.public, query.fields)
         cursor = parse_cursor(collection, sort, query)
         facets = parse_facets(collection, query.facet)
-        since = query.changed_since
-        where: list[Any] = query.field_conditions()
         with database.session() as session:
-            if since is not None:
-                where.append(history.changed_after(collection, since))
             window = list_window(
                 session,
                 collection,
@@ -70,7 +66,7 @@ def _add_list_route(router: APIRouter, collection: Collection) -> None:
                 limit=query.limit,
                 offset=query.offset,
                 cursor=cursor,
-                where=where,
+                where=query.where(collection),
                 facets=facets,
             )
         response = page_response(
