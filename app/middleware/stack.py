@@ -11,6 +11,7 @@ layer costs little.
 
 import atexit
 import contextlib
+import itertools
 import logging
 import re
 import secrets
@@ -62,6 +63,16 @@ DOCS_CONTENT_SECURITY_POLICY = (
 DOCS_PATHS = ("/docs", "/redoc", "/static-offline-docs/")
 
 
+# A request id made here: this process's random prefix and a count. Unique without asking the
+# kernel for randomness per request (a system call each, as much as a cached answer costs).
+_ID_PREFIX = secrets.token_hex(8)
+_ID_COUNTS = itertools.count()
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTS):016x}"
+
+
 class RequestRecordMiddleware(HTTPMiddleware):
     """Gives every response an `X-Request-ID`, logs one JSON line per request and counts it in
     the metrics: one layer, because all three want the same start time and status."""
@@ -70,7 +81,7 @@ class RequestRecordMiddleware(HTTPMiddleware):
         started = time.perf_counter()
         offered = header(scope, REQUEST_ID)
         sane = offered and SANE_REQUEST_ID.fullmatch(offered)
-        request_id = offered if sane else secrets.token_hex(16)
+        request_id = offered if sane else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500  # what the client sees if the app fails before starting a response
 
