@@ -41,7 +41,7 @@ def _patch_body(collection: Collection) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for name, info in collection.create.model_fields.items():
         optional = copy(info)
-        optional.default = None
+        optional.default, optional.default_factory = None, None
         fields[name] = (info.annotation, optional)
     if "text_file" in fields:  # the seed file's, never a write's
         fields["text_file"] = (None, Field(None, description="Not accepted: send `text`."))
