@@ -558,11 +558,12 @@ async def test_names_are_written_in_the_order_of_the_languages_and_patched_membe
     assert created.status_code == 201, created.text
     assert list(created.json()["names"]) == [t for t in NAME_LANGUAGES if t in given]
     assert created.json()["names"] == pycountry_names("MNG")
-    # A merge patch: `ru` replaced, every other name kept.
+    # A merge patch: `ru` replaced, `uz` removed by its null, every other name kept.
     path = "/api/v1/countries/KAZ"
-    patched = await writer.patch(path, json={"names": {"ru": "Республика Казахстан"}})
+    patched = await writer.patch(path, json={"names": {"ru": "Республика Казахстан", "uz": None}})
     assert patched.status_code == 200, patched.text
     expected = {**pycountry_names("KAZ"), "ru": "Республика Казахстан"}
+    del expected["uz"]
     assert patched.json()["names"] == expected
     assert (await writer.get(path, headers={"Authorization": ""})).json()["names"] == expected
     version = int(patched.headers["x-dataset-version"])
