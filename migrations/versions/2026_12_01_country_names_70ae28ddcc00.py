@@ -257,33 +257,35 @@ def upgrade() -> None:
     _record_changes(bind, [("sources", SOURCE["id"])] + [("countries", i) for i in ids])
 
 
-def _uncite(bind: sa.Connection) -> None:
-    """No citation names `names`, which the schema before this revision does not have: one
-    that supports only the names goes, another keeps the rest of its fields."""
-    citation = _table(bind, "citation")
-    rows = bind.execute(
-        sa.select(citation.c.id, citation.c.fields).where(citation.c.collection == "countries")
-    ).all()
-    for citation_id, fields in rows:
-        if FIELD not in fields:
-            continue
-        kept = [name for name in fields if name != FIELD]
-        where = citation.c.id == citation_id
-        if kept:
-            bind.execute(citation.update().where(where).values(fields=kept))
-        else:
-            bind.execute(citation.delete().where(where))
+def _unsupport(bind: sa.Connection) -> None:
+    """No citation or derivation names `names`, which the schema before this revision does not
+    have (its code refuses a record whose support names a field it lacks): one that supports
+    only the names goes, another keeps the rest of its fields."""
+    for name in ("citation", "derivation"):
+        table = _table(bind, name)
+        rows = bind.execute(
+            sa.select(table.c.id, table.c.fields).where(table.c.collection == "countries")
+        ).all()
+        for row_id, fields in rows:
+            if FIELD not in fields:
+                continue
+            kept = [field for field in fields if field != FIELD]
+            where = table.c.id == row_id
+            if kept:
+                bind.execute(table.update().where(where).values(fields=kept))
+            else:
+                bind.execute(table.delete().where(where))
 
 
 def downgrade() -> None:
-    # The names go with their column, and so does their support: the citations of them, and
-    # the reference source itself once nothing cites it (it is removed even if it was there
-    # before the upgrade, which cannot be told). Each entity changed is a version, as on the
-    # way up; the dataset version only grows.
+    # The names go with their column, and so does their support: the citations (and any
+    # derivation) of them, and the reference source itself once nothing cites it (it is
+    # removed even if it was there before the upgrade, which cannot be told). Each entity
+    # changed is a version, as on the way up; the dataset version only grows.
     bind = op.get_bind()
     country = _table(bind, "country")
     ids = list(bind.execute(sa.select(country.c.id).order_by(country.c.id)).scalars())
-    _uncite(bind)
+    _unsupport(bind)
     with op.batch_alter_table("country") as batch:
         batch.drop_column("names")
     citation, source = _table(bind, "citation"), _table(bind, "source")

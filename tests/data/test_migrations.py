@@ -329,7 +329,8 @@ async def test_the_current_state_becomes_the_first_version_of_every_history(data
 
 BEFORE_NAMES = "4e1d2c3b5a69"
 NAMES_SOURCE = "iso-3166-1-translations"
-# A country written through the API, without names: the migration finds its names too.
+# A country written through the API, without names: the migration finds its names too. Its
+# derivation names `names`, which the revision before does not have: down there it must not.
 MONGOLIA = {
     "id": "MNG",
     "iso2": "MN",
@@ -338,7 +339,9 @@ MONGOLIA = {
     "capital": "Ulaanbaatar",
     "region": "east-asia",
     "sources": [{"source": "iso-3166-1", "fields": ["id", "iso2", "iso_numeric", "name"]}],
-    "derivations": [{"fields": ["capital", "region"], "basis": "inferred", "note": "A test."}],
+    "derivations": [
+        {"fields": ["capital", "region", "names"], "basis": "inferred", "note": "A test."}
+    ],
 }
 
 
@@ -377,9 +380,12 @@ async def test_countries_are_given_their_names_and_each_change_is_a_version(data
     engine = make_engine(database_url)
     assert "names" not in {c["name"] for c in inspect(engine).get_columns("country")}
     with engine.connect() as connection:
-        citing = connection.execute(
-            text("SELECT count(*) FROM citation WHERE CAST(fields AS TEXT) LIKE '%\"names\"%'")
-        ).scalar_one()
+        citing = sum(
+            connection.execute(
+                text(f"SELECT count(*) FROM {table} WHERE CAST(fields AS TEXT) LIKE '%\"names\"%'")
+            ).scalar_one()
+            for table in ("citation", "derivation")
+        )
         sourced = connection.execute(
             text("SELECT count(*) FROM source WHERE id = :id"), {"id": NAMES_SOURCE}
         ).scalar_one()
@@ -428,6 +434,8 @@ async def test_countries_are_given_their_names_and_each_change_is_a_version(data
     mongolia = next(c for c in at_head["countries"] if c["id"] == "MNG")
     mongolia["names"] = pycountry_names("MNG")
     mongolia["sources"] = countries["MNG"]["sources"]
+    assert [d["fields"] for d in countries["MNG"]["derivations"]] == [["capital", "region"]]
+    mongolia["derivations"] = countries["MNG"]["derivations"]
     assert _by_id(export) == _by_id(at_head)
     # The feed gives the export, as it gave the state below at each version down there.
     assert {(i["type"], i["id"]): i["entity"] for i in feed} == {
