@@ -4,6 +4,7 @@ Migrating and seeding happen once per run into a template file; each test then w
 so tests are isolated without paying for the migrations every time.
 """
 
+import gettext
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pycountry
 import pytest
 from alembic import command
 from alembic.config import Config
@@ -34,6 +36,23 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 # The dataset version once the seed is loaded: each record it creates is a change of its own.
 SEED_VERSION = sum(map(len, json.loads(DEFAULT_FILE.read_text(encoding="utf-8")).values()))
 BACKEND = "postgresql" if POSTGRES_URL else "sqlite"
+
+
+# The languages of the six countries, in which countries carry `names` (the contract's list).
+NAME_LANGUAGES = ("zh", "ru", "kk", "ky", "tg", "tk", "uz")
+
+
+def pycountry_names(alpha_3: str) -> dict[str, str]:
+    """The country's name in each of those languages whose ISO 3166-1 list, as pycountry ships
+    it, translates the name: a missing, empty or English "translation" is none."""
+    english = pycountry.countries.get(alpha_3=alpha_3).name
+    names = {}
+    for language in NAME_LANGUAGES:
+        catalog = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language])
+        name = catalog.gettext(english)
+        if name.strip() and name != english:
+            names[language] = name
+    return names
 
 
 def sqlite_url(path: Path) -> str:

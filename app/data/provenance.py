@@ -33,8 +33,9 @@ def record_fields(collection: Collection) -> list[str]:
 
 
 def has_value(value: Any) -> bool:
-    """Whether a field states something: not null, not an empty list or text."""
-    return value is not None and value != [] and value != ""
+    """Whether a field states something: not null, not an empty list, text or object (a
+    country's `names` in no language)."""
+    return value is not None and value != [] and value != "" and value != {}
 
 
 def valued_fields(collection: Collection, record: Mapping[str, Any]) -> list[str]:

@@ -8,12 +8,14 @@ table, keyed by collection name and entity id.
 """
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import pycountry
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Strict,
     StrictBool,
@@ -278,6 +280,52 @@ class SourceDetail(SourcePublic):
 
 # --- countries -----------------------------------------------------------------------------------
 
+# The languages of the six countries, as BCP 47 tags, in which a country's `names` are given.
+NameLanguage = Literal["zh", "ru", "kk", "ky", "tg", "tk", "uz"]
+# The same tags, each with its language's name in English, in the order `names` keeps them.
+NAME_LANGUAGES: dict[str, str] = {
+    "zh": "Chinese",
+    "ru": "Russian",
+    "kk": "Kazakh",
+    "ky": "Kyrgyz",
+    "tg": "Tajik",
+    "tk": "Turkmen",
+    "uz": "Uzbek",
+}
+
+
+def _known_languages(names: Any) -> Any:
+    # Before the keys are read as the literal tags, so that the error says which key is wrong
+    # and which are right, on the field itself.
+    if isinstance(names, Mapping):
+        unknown = [tag for tag in names if tag not in NAME_LANGUAGES]
+        if unknown:
+            raise ValueError(
+                f"{unknown[0]!r} is not a language names are given in;"
+                f" those are {', '.join(NAME_LANGUAGES)}"
+            )
+    return names
+
+
+def _in_language_order(names: Mapping[str, Any]) -> dict[str, Any]:
+    return {tag: names[tag] for tag in NAME_LANGUAGES if tag in names}
+
+
+def _not_blank(name: str) -> str:
+    if not name.strip():
+        raise ValueError("a name cannot be blank")
+    return name
+
+
+CountryNames = Annotated[
+    dict[
+        NameLanguage,
+        Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_not_blank)],
+    ],
+    BeforeValidator(_known_languages),
+    AfterValidator(_in_language_order),
+]
+
 
 class CountryBase(SQLModel):
     id: Alpha3 = Field(primary_key=True)
@@ -286,6 +334,15 @@ class CountryBase(SQLModel):
     name: str
     capital: str
     region: Region = Field(sa_type=AutoString)
+    names: CountryNames = Field(
+        default_factory=dict,
+        sa_column=Column(JSON, nullable=False, server_default="{}"),
+        description="The country's name in the languages of the six countries, by BCP 47"
+        " language tag: `zh` (Chinese, as written in China), `ru`, `kk`, `ky`, `tg`, `tk`,"
+        " `uz`. From the ISO 3166-1 translations of the Debian iso-codes project as pycountry"
+        " ships them, cited to that source. A language whose list has no translation of the"
+        " name is left out, never filled with the English name; `{}` when none is known.",
+    )
 
 
 class Country(CountryBase, table=True):

@@ -17,6 +17,7 @@ from app.config import API_PREFIX
 from app.data.reads import get_detail, get_entity, list_page, list_window, source_annotations
 from app.data.registry import BY_NAME, QUOTED, Collection
 from app.pages.evidence import (
+    entries,
     field_rows,
     marked_runs,
     page_url,
@@ -105,6 +106,7 @@ def _add_list_page(router: APIRouter, collection: Collection) -> None:
             "named": named,
             "titles": titles,
             "page_url": page_url,
+            "entries": entries,
             "sort_links": _sort_links(request, collection, query.sort),
             "filters": [(name, request.query_params.get(name, "")) for name in filters],
             # What the form keeps of the page as it stands: its order and its length,

@@ -40,13 +40,35 @@ def linked(target: Collection, value: Any, titles: Mapping[tuple[str, Any], str]
     return {"url": page_url(target, value), "text": titles.get((target.name, value), str(value))}
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One member of an object-valued field, as a page shows it: a country's name in one
+    language, labelled with the language's name, and marked as written in that language."""
+
+    key: str
+    label: str
+    text: str
+    lang: str | None  # the language tag of `text`, where the key is one
+
+
+def entries(value: Mapping[str, Any]) -> list[Entry]:
+    """The members of an object-valued field, in its order."""
+    languages = m.NAME_LANGUAGES
+    return [
+        Entry(key, languages.get(key, key), str(text), key if key in languages else None)
+        for key, text in value.items()
+    ]
+
+
 @dataclass
 class FieldRow:
-    """One field of an entity's page: its value (as text, or links) and what supports it."""
+    """One field of an entity's page: its value (as text, links or entries) and what supports
+    it."""
 
     name: str
     value: Any
     links: list[dict[str, Any]] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
     quotes: list[dict[str, Any]] = field(default_factory=list)
     derivations: list[dict[str, Any]] = field(default_factory=list)
 
@@ -65,6 +87,8 @@ def field_rows(
         if name in named and value is not None:
             values = value if isinstance(value, list) else [value]
             row.links = [linked(named[name], v, titles) for v in values]
+        elif isinstance(value, Mapping):
+            row.entries = entries(value)
         row.quotes = [c for c in entity.get("sources", []) if name in c["fields"]]
         row.derivations = [d for d in entity.get("derivations", []) if name in d["fields"]]
         rows.append(row)

@@ -51,6 +51,7 @@ async def test_every_value_fits_its_declared_type(client):
         "boolean": lambda v: v in ("true", "false"),
         "date": lambda v: re.fullmatch(r"\d{4}-\d{2}-\d{2}", v),
         "list": lambda v: all(part and part == part.strip() for part in v.split("; ")),
+        "object": lambda v: isinstance(json.loads(v), dict),
         "string": lambda v: True,
     }
     types = set()

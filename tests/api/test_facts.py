@@ -3,6 +3,7 @@
 import pytest
 
 from app.data.registry import COLLECTIONS
+from tests.conftest import NAME_LANGUAGES, pycountry_names
 
 pytestmark = pytest.mark.anyio
 
@@ -39,6 +40,44 @@ async def test_every_code_fact_cites_a_reference_source(client):
         assert {"iso-3166-1", "un-m49"} <= cited, country["id"]
         if country["id"] != "KAZ":  # Astana is the article's; the other capitals are not
             assert "world-factbook" in cited, country["id"]
+
+
+async def test_each_country_is_named_in_the_languages_of_the_six_as_pycountry_translates_it(
+    client,
+):
+    """Every country, every language: pycountry's translation where it has one, and nothing
+    where its list leaves the name untranslated (never the English name in its place)."""
+    countries = await get_items(client, "/api/v1/countries")
+    assert [c["id"] for c in countries] == SIX
+    given = 0
+    for country in countries:
+        names = country["names"]
+        assert names == pycountry_names(country["id"]), country["id"]
+        assert list(names) == [tag for tag in NAME_LANGUAGES if tag in names]  # in that order
+        assert country["name"] not in names.values(), country["id"]
+        detail = (await client.get(f"/api/v1/countries/{country['id']}")).json()
+        assert detail["names"] == names
+        given += len(names)
+    assert given == 6 * 7 - 2  # all but two: China in Turkmen and in Uzbek
+    by_id = {c["id"]: c["names"] for c in countries}
+    assert by_id["CHN"]["zh"] == "中国"
+    assert by_id["KAZ"]["ru"] == "Казахстан"
+    assert by_id["KAZ"]["kk"] == "Қазақстан"
+    assert by_id["UZB"]["uz"] == "O\u02bbzbekiston"  # its okina is U+02BB, not a quote
+    # pycountry's tk and uz lists give "China" for China: untranslated, so left out.
+    assert "tk" not in by_id["CHN"] and "uz" not in by_id["CHN"]
+
+
+async def test_the_names_are_cited_to_the_translations_pycountry_ships(client):
+    source = (await client.get("/api/v1/sources/iso-3166-1-translations")).json()
+    assert (source["type"], source["text"]) == ("reference", None)
+    assert source["url"] == "https://salsa.debian.org/iso-codes-team/iso-codes"
+    assert "pycountry" in source["title"] and "iso-codes" in source["title"]
+    for country in await get_items(client, "/api/v1/countries"):
+        (citation,) = [c for c in country["sources"] if "names" in c["fields"]]
+        assert citation["source"] == "iso-3166-1-translations", country["id"]
+        assert citation["fields"] == ["names"]
+        assert citation["quote"] is citation["start"] is citation["said_by"] is None
 
 
 async def test_both_summits_with_cities_hosts_and_dates(client):

@@ -37,7 +37,7 @@ def unsupported(collection: str, entity: dict) -> list[str]:
                 missing += [
                     f"{name}/{item['id']}/{m}" for m in unsupported(EMBEDS[collection][name], item)
                 ]
-        elif name not in EXEMPT and value not in (None, [], "") and name not in supported:
+        elif name not in EXEMPT and value not in (None, [], "", {}) and name not in supported:
             missing.append(name)
     return missing
 

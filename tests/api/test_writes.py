@@ -11,10 +11,12 @@ from seed.loader import load, parse
 from tests.conftest import (
     BOT_KEY,
     EDITOR_KEY,
+    NAME_LANGUAGES,
     SEED_VERSION,
     app_client,
     assert_problem,
     migrate,
+    pycountry_names,
 )
 
 pytestmark = pytest.mark.anyio
@@ -498,3 +500,75 @@ async def test_audit_trail_as_csv_keeps_records_as_json(writer):
     await writer.patch("/api/v1/countries/CHN", json={"capital": "Beijing"})
     text = (await writer.get("/api/v1/changes?format=csv&fields=before")).text
     assert '""capital"": ""Beijing""' in text
+
+
+# --- a country's names -----------------------------------------------------------------------
+
+MONGOLIA = {
+    "id": "MNG",
+    "iso2": "MN",
+    "iso_numeric": "496",
+    "name": "Mongolia",
+    "capital": "Ulaanbaatar",
+    "region": "east-asia",
+    "sources": [
+        {"source": "iso-3166-1", "fields": ["id", "iso2", "iso_numeric", "name"]},
+        {"source": "iso-3166-1-translations", "fields": ["names"]},
+    ],
+    "derivations": [{"fields": ["capital", "region"], "basis": "inferred", "note": "For a test."}],
+}
+
+
+@pytest.mark.parametrize(
+    ("names", "pointer", "detail"),
+    [
+        (
+            {"ru": "Казахстан", "fr": "Kazakhstan"},
+            "/names",
+            "'fr' is not a language names are given in; those are zh, ru, kk, ky, tg, tk, uz",
+        ),
+        ({"kk-Latn": "Qazaqstan"}, "/names", "'kk-Latn' is not a language names are given in"),
+        ({"ru": ""}, "/names/ru", "at least 1 character"),
+        ({"ru": " "}, "/names/ru", "a name cannot be blank"),
+        ({"ru": 5}, "/names/ru", "valid string"),
+        (["Казахстан"], "/names", "valid dictionary"),
+    ],
+)
+async def test_names_in_another_language_or_blank_are_422_on_the_field(
+    writer, names, pointer, detail
+):
+    before = (await writer.get("/api/v1/export")).json()
+    kazakhstan = next(c for c in before["countries"] if c["id"] == "KAZ")
+    for write in (
+        writer.post("/api/v1/countries", json={**MONGOLIA, "names": names}),
+        writer.put("/api/v1/countries/KAZ", json={**kazakhstan, "names": names}),
+        writer.patch("/api/v1/countries/KAZ", json={"names": names}),
+    ):
+        problem = assert_problem(await write, 422)
+        assert [e["pointer"] for e in problem["errors"]] == [pointer], problem
+        assert detail in problem["errors"][0]["detail"]
+    assert (await writer.get("/api/v1/export")).json() == before  # nothing written
+
+
+async def test_names_are_written_in_the_order_of_the_languages_and_patched_member_by_member(
+    writer,
+):
+    given = dict(reversed(pycountry_names("MNG").items()))
+    created = await writer.post("/api/v1/countries", json={**MONGOLIA, "names": given})
+    assert created.status_code == 201, created.text
+    assert list(created.json()["names"]) == [t for t in NAME_LANGUAGES if t in given]
+    assert created.json()["names"] == pycountry_names("MNG")
+    # A merge patch: `ru` replaced, `uz` removed by its null, every other name kept.
+    path = "/api/v1/countries/KAZ"
+    patched = await writer.patch(path, json={"names": {"ru": "Республика Казахстан", "uz": None}})
+    assert patched.status_code == 200, patched.text
+    expected = {**pycountry_names("KAZ"), "ru": "Республика Казахстан"}
+    del expected["uz"]
+    assert patched.json()["names"] == expected
+    assert (await writer.get(path, headers={"Authorization": ""})).json()["names"] == expected
+    version = int(patched.headers["x-dataset-version"])
+    (item,) = (await writer.get(f"/api/v1/feed?since={version - 1}")).json()["items"]
+    assert (item["op"], item["id"], item["entity"]["names"]) == ("update", "KAZ", expected)
+    (change,) = (await writer.get("/api/v1/changes?limit=1")).json()["items"]
+    assert change["before"]["names"] == pycountry_names("KAZ")
+    assert change["after"]["names"] == expected

@@ -31,6 +31,7 @@ from tests.conftest import (
     app_client,
     assert_problem,
     migrate,
+    pycountry_names,
 )
 
 EDITOR = {"Authorization": f"Bearer {EDITOR_KEY}"}
@@ -177,7 +178,11 @@ async def test_a_database_from_before_field_level_provenance_is_carried_forward(
     before = _row_counts(url)
     migrate(url)
     after = _row_counts(url)
-    assert {name: after[name] for name in before} == before
+    # Nothing is lost; the countries' names bring their source, and a citation each.
+    added = {"source": 1, "citation": len(export["countries"])}
+    assert {name: after[name] for name in before} == {
+        name: count + added.get(name, 0) for name, count in before.items()
+    }
     assert before["trade_statistic_partner"] == 11 and before["citation"] == 72
     assert after["derivation"] == 0
     async with app_client(create_app(Settings(database_url=url))) as client:
@@ -235,8 +240,12 @@ async def test_the_search_index_is_carried_across_the_removal_of_its_urls(databa
     with_urls = _search_rows(database_url)
     seed = json.loads(DEFAULT_FILE.read_text(encoding="utf-8"))
     entities = sum(len(seed[c.name]) for c in COLLECTIONS)
-    assert len(with_urls) == len(seeded) == entities == 40  # one row per entity
-    assert [(t, i, ti, b) for t, i, _, ti, b in with_urls] == seeded
+    assert len(seeded) == entities == 41  # one row per entity
+    # Down there no country has names, and their source is gone with its row.
+    names_source = ("sources", "iso-3166-1-translations")
+    assert [(t, i, ti, b) for t, i, _, ti, b in with_urls] == [
+        row for row in seeded if row[:2] != names_source
+    ]
     assert ("countries", "CHN", "/api/v1/countries/CHN") in {row[:3] for row in with_urls}
     migrate(database_url)
     assert _search_rows(database_url) == seeded
@@ -265,22 +274,40 @@ async def test_the_current_state_becomes_the_first_version_of_every_history(data
     command.downgrade(config, "7b3e9c1d2a64")  # a database from before the history
     assert "entity_version" not in inspect(make_engine(database_url)).get_table_names()
     migrate(database_url)
+    # The database went down to before the countries' names too: their source went with them.
+    records = [
+        (name, e)
+        for name in before
+        if name != "version"
+        for e in before[name]
+        if e["id"] != "iso-3166-1-translations"
+    ]
+    assert len(records) == 39
+    # On the way down the names' own versions moved the dataset version on: 6 countries changed
+    # and their source deleted, then that history was dropped with its table.
+    carried_from = before["version"] + 7
+    history_from = carried_from + len(records)
     async with app_client(create_app(settings)) as client:
-        items = (await client.get("/api/v1/feed?since=0&limit=1000")).json()["items"]
+        feed = (await client.get("/api/v1/feed?since=0&limit=1000")).json()["items"]
         after = (await client.get("/api/v1/export")).json()
         deleted = await client.get("/api/v1/principles/mutual-respect-and-equality/history")
         # The history holds the whole dataset from its last carried version on, not before.
         whole = (await client.get(f"/api/v1/export?as_of={after['version']}")).json()
-        partial = await client.get(f"/api/v1/export?as_of={after['version'] - 1}")
+        partial = await client.get(f"/api/v1/export?as_of={history_from - 1}")
         unknown = await client.get(f"/api/v1/countries/KAZ?as_of={before['version']}")
-    records = [(name, e) for name in before if name != "version" for e in before[name]]
-    assert len(records) == 39
-    assert [i["version"] for i in items] == list(range(before["version"] + 1, after["version"] + 1))
-    assert after["version"] == before["version"] + 39
+    # Then the names came back, each change a version of its own (see the test of that).
+    items = [i for i in feed if i["version"] <= history_from]
+    assert [(i["op"], i["type"]) for i in feed[len(items) :]] == [("create", "sources")] + [
+        ("update", "countries")
+    ] * 6
+    assert [i["version"] for i in feed] == list(range(carried_from + 1, after["version"] + 1))
+    assert after["version"] == history_from + 1 + 6
     assert {i["op"] for i in items} == {"create"}
     assert [i["type"] for i in items] == [name for name, _ in records]  # collection by collection
     assert {(i["type"], i["id"]): i["entity"] for i in items} == {
-        (name, e["id"]): e for name, e in records
+        (name, e["id"]): {k: v for k, v in e.items() if k != "names"}
+        | ({"sources": e["sources"][:-1]} if name == "countries" else {})
+        for name, e in records
     }
     kaz = next(i for i in items if i["id"] == "KAZ")
     assert kaz["entity"]["capital"] == "Astana"
@@ -296,5 +323,126 @@ async def test_the_current_state_becomes_the_first_version_of_every_history(data
         problem = assert_problem(refused, 400)
         assert (
             problem["detail"]
-            == f"as_of: is before version {after['version']}, where this database's history begins"
+            == f"as_of: is before version {history_from}, where this database's history begins"
         )
+
+
+BEFORE_NAMES = "4e1d2c3b5a69"
+NAMES_SOURCE = "iso-3166-1-translations"
+# A country written through the API, without names: the migration finds its names too. Its
+# derivation names `names`, which the revision before does not have: down there it must not.
+MONGOLIA = {
+    "id": "MNG",
+    "iso2": "MN",
+    "iso_numeric": "496",
+    "name": "Mongolia",
+    "capital": "Ulaanbaatar",
+    "region": "east-asia",
+    "sources": [{"source": "iso-3166-1", "fields": ["id", "iso2", "iso_numeric", "name"]}],
+    "derivations": [
+        {"fields": ["capital", "region", "names"], "basis": "inferred", "note": "A test."}
+    ],
+}
+
+
+def _downgrade(url: str, revision: str) -> None:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url
+    command.downgrade(config, revision)
+
+
+def _replayed(items: list[dict]) -> dict:
+    """What a copy holds that applied `items` to nothing: each entity's last state."""
+    copy: dict = {}
+    for item in items:
+        copy.setdefault(item["type"], {})[item["id"]] = item["entity"]
+    return {name: {k: e for k, e in es.items() if e is not None} for name, es in copy.items()}
+
+
+def _by_id(export: dict) -> dict:
+    return {name: {e["id"]: e for e in es} for name, es in export.items() if name != "version"}
+
+
+@pytest.mark.anyio
+async def test_countries_are_given_their_names_and_each_change_is_a_version(database_url):
+    """A database from before the names, written to through the API: upgraded, every country
+    has the names pycountry gives it, cited to their source, which is there now; nothing else
+    changed; and each change is a version of its own, so the feed still gives the export. Down
+    again, the names and their support are gone, each of those changes a version too."""
+    settings = Settings(database_url=database_url, summit_api_keys=API_KEYS)
+    async with app_client(create_app(settings), headers=EDITOR) as writer:
+        assert (await writer.post("/api/v1/countries", json=MONGOLIA)).status_code == 201
+        await writer.patch("/api/v1/countries/KAZ", json={"capital": "Nur-Sultan"})
+        # Lost on the way down with the column; what comes back up is pycountry's.
+        await writer.patch("/api/v1/countries/KAZ", json={"names": {"ru": "Республика"}})
+        at_head = (await writer.get("/api/v1/export")).json()
+    _downgrade(database_url, BEFORE_NAMES)
+    engine = make_engine(database_url)
+    assert "names" not in {c["name"] for c in inspect(engine).get_columns("country")}
+    with engine.connect() as connection:
+        citing = sum(
+            connection.execute(
+                text(f"SELECT count(*) FROM {table} WHERE CAST(fields AS TEXT) LIKE '%\"names\"%'")
+            ).scalar_one()
+            for table in ("citation", "derivation")
+        )
+        sourced = connection.execute(
+            text("SELECT count(*) FROM source WHERE id = :id"), {"id": NAMES_SOURCE}
+        ).scalar_one()
+        version = connection.execute(text("SELECT version FROM dataset_version")).scalar_one()
+    assert (citing, sourced) == (0, 0)
+    # Down there too, each entity changed is a version: 7 countries, then the source's delete.
+    assert version == at_head["version"] + 7 + 1
+    before = _row_counts(database_url)
+    engine.dispose()
+
+    migrate(database_url)
+    after = _row_counts(database_url)
+    added = {"source": 1, "citation": 7, "entity_version": 1 + 7}
+    assert after == {name: count + added.get(name, 0) for name, count in before.items()}
+    async with app_client(create_app(Settings(database_url=database_url))) as client:
+        export = (await client.get("/api/v1/export")).json()
+        feed = (await client.get(f"/api/v1/feed?since={version}")).json()["items"]
+        everything = (await client.get("/api/v1/feed?since=0&limit=1000")).json()["items"]
+        below = (await client.get(f"/api/v1/export?as_of={version}")).json()
+        found = (await client.get("/api/v1/search?q=debian")).json()["items"]
+        names_page = (await client.get(f"/api/v1/sources/{NAMES_SOURCE}")).json()
+    ids = ["CHN", "KAZ", "KGZ", "MNG", "TJK", "TKM", "UZB"]
+    assert [(i["version"], i["op"], i["type"], i["id"]) for i in feed] == [
+        (version + 1, "create", "sources", NAMES_SOURCE)
+    ] + [(version + 2 + n, "update", "countries", code) for n, code in enumerate(ids)]
+    assert export["version"] == version + 8
+    countries = {c["id"]: c for c in export["countries"]}
+    assert list(countries) == ids
+    for code, country in countries.items():
+        assert country["names"] == pycountry_names(code), code
+        assert country["sources"][-1] == {
+            "source": NAMES_SOURCE,
+            "quote": None,
+            "start": None,
+            "end": None,
+            "fields": ["names"],
+            "said_by": None,
+            "prefix": None,
+            "suffix": None,
+        }
+    assert countries["CHN"]["names"]["zh"] == "中国" and "tk" not in countries["CHN"]["names"]
+    assert countries["KAZ"]["capital"] == "Nur-Sultan"  # the API's change, carried
+    # Nothing else changed: the export at head, but for the names that went down and up.
+    kazakhstan = next(c for c in at_head["countries"] if c["id"] == "KAZ")
+    kazakhstan["names"]["ru"] = pycountry_names("KAZ")["ru"]
+    mongolia = next(c for c in at_head["countries"] if c["id"] == "MNG")
+    mongolia["names"] = pycountry_names("MNG")
+    mongolia["sources"] = countries["MNG"]["sources"]
+    assert [d["fields"] for d in countries["MNG"]["derivations"]] == [["capital", "region"]]
+    mongolia["derivations"] = countries["MNG"]["derivations"]
+    assert _by_id(export) == _by_id(at_head)
+    # The feed gives the export, as it gave the state below at each version down there.
+    assert {(i["type"], i["id"]): i["entity"] for i in feed} == {
+        ("sources", NAMES_SOURCE): next(s for s in export["sources"] if s["id"] == NAMES_SOURCE)
+    } | {("countries", code): country for code, country in countries.items()}
+    assert _replayed(everything) == _by_id(export)
+    assert {c["id"]: c.get("names") for c in below["countries"]} == {code: {} for code in ids}
+    assert NAMES_SOURCE not in {s["id"] for s in below["sources"]}
+    assert [(hit["type"], hit["id"]) for hit in found] == [("sources", NAMES_SOURCE)]
+    assert names_page["title"].startswith("ISO 3166-1 country names")

@@ -39,6 +39,26 @@ def test_a_value_nothing_supports_is_named_and_empty_values_need_nothing():
     ]
 
 
+def test_names_in_no_language_state_nothing_and_need_no_citation():
+    country = {
+        "id": "KAZ",
+        "iso2": "KZ",
+        "iso_numeric": "398",
+        "name": "Kazakhstan",
+        "capital": "Astana",
+        "region": "central-asia",
+        "names": {},
+        "sources": [
+            {"source": "iso-3166-1", "fields": ["iso2", "iso_numeric", "name", "capital"]},
+            {"source": "un-m49", "fields": ["region"]},
+        ],
+    }
+    countries = BY_NAME["countries"]
+    assert provenance_errors(countries, country) == []
+    (error,) = provenance_errors(countries, {**country, "names": {"ru": "Казахстан"}})
+    assert error.path == ("names",)
+
+
 def test_fields_must_name_fields_of_the_record():
     record = {**RECORD, "sources": [{"source": "iso-4217", "fields": ["currency", "colour"]}]}
     (error,) = provenance_errors(TRADE, record)
@@ -154,6 +174,19 @@ def test_the_loader_refuses_unsupported_or_malformed_provenance_and_writes_nothi
     assert (city, kept) == ("Astana", None)
 
 
+def test_the_loader_refuses_names_that_cite_nothing(engine, tmp_path):
+    def uncite_the_names(data):
+        china = record_of(data, "countries", "CHN")
+        china["sources"] = [c for c in china["sources"] if "names" not in c["fields"]]
+
+    path = edited_seed(tmp_path, uncite_the_names)
+    with pytest.raises(SeedError) as refused:
+        load_file(engine, path)
+    assert "countries[0] (id 'CHN'): names: no citation or derivation supports this value" in str(
+        refused.value
+    )
+
+
 def test_an_export_from_before_field_level_provenance_still_loads(empty_database_url):
     migrate(empty_database_url)
     engine = make_engine(empty_database_url)
@@ -226,6 +259,27 @@ async def test_a_write_with_unsupported_or_malformed_provenance_is_422_and_write
     after = await writer.get("/api/v1/commitments")
     assert after.json()["total"] == before.json()["total"]
     assert after.headers["x-dataset-version"] == before.headers["x-dataset-version"]
+
+
+@pytest.mark.anyio
+async def test_a_country_with_names_but_no_citation_of_them_is_refused(writer):
+    """Names state something and need their support; no names state nothing and need none."""
+    export = (await writer.get("/api/v1/export")).json()
+    kazakhstan = next(c for c in export["countries"] if c["id"] == "KAZ")
+    uncited = [c for c in kazakhstan["sources"] if "names" not in c["fields"]]
+    assert len(uncited) == len(kazakhstan["sources"]) - 1
+    for write in (
+        writer.put("/api/v1/countries/KAZ", json={**kazakhstan, "sources": uncited}),
+        writer.patch("/api/v1/countries/KAZ", json={"sources": uncited}),
+    ):
+        problem = assert_problem(await write, 422)
+        unsupported = "no citation or derivation supports this value: name it in the fields of one"
+        assert [(e["pointer"], e["detail"]) for e in problem["errors"]] == [("/names", unsupported)]
+    assert (await writer.get("/api/v1/export")).json() == export  # nothing written
+    nameless = {**kazakhstan, "names": {}, "sources": uncited}
+    response = await writer.put("/api/v1/countries/KAZ", json=nameless)
+    assert response.status_code == 200, response.text
+    assert response.json()["names"] == {}
 
 
 @pytest.mark.anyio

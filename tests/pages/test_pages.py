@@ -208,3 +208,18 @@ async def test_stored_text_cannot_break_the_landing_page_or_link_a_script(writer
     assert "Harmless &lt;!--&lt;script&gt; title" in text
     await writer.patch("/api/v1/sources/article", json={"type": "reference"})
     assert (await writer.get("/", headers={**BROWSER, "Authorization": ""})).status_code == 200
+
+
+async def test_a_country_page_shows_its_names_each_marked_with_its_language(client):
+    text = (await _page(client, "/countries/KAZ")).text
+    names = (await client.get("/api/v1/countries/KAZ")).json()["names"]
+    row = re.search(r"<dt>names</dt>\s*<dd>(.*?)</dd>", text, re.S)[1]
+    assert re.findall(r'<span lang="([a-z]+)">([^<]+)</span>', row) == list(names.items())
+    russian = '<span class="key">Russian <small>ru</small></span> <span lang="ru">Казахстан</span>'
+    assert russian in row
+    assert '<a href="/sources/iso-3166-1-translations">' in row  # the support, beside them
+    assert "{" not in row  # never the raw JSON
+    china = (await _page(client, "/countries/CHN")).text
+    assert 'lang="tk"' not in china and 'lang="uz"' not in china  # untranslated: not shown
+    table = (await _page(client, "/countries")).text
+    assert '<span lang="zh">中国</span> <small>zh</small>' in table

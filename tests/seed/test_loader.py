@@ -28,7 +28,7 @@ def test_parse_pins_every_quote_to_its_offsets():
     assert citation["quote"].startswith("From May 18 to 19, 2023")
     assert article[citation["start"] : citation["end"]] == citation["quote"]
     assert {name: len(records) for name, records in dataset.items()} == {
-        "sources": 6,
+        "sources": 7,
         "countries": 6,
         "people": 2,
         "summits": 2,

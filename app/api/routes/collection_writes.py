@@ -3,7 +3,8 @@ key is checked by `app.middleware.write_gate` before any of these run; `app.data
 the work."""
 
 from copy import copy
-from typing import Annotated, Any
+from types import GenericAlias
+from typing import Annotated, Any, get_args, get_origin
 
 from fastapi import APIRouter, Body, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -34,6 +35,15 @@ def _create_body(collection: Collection) -> type[BaseModel]:
     )
 
 
+def _members_removable(annotation: Any) -> Any:
+    """An object-valued field (a country's `names`) as a merge patch takes it: a member given
+    `null` is removed, the others replace or add theirs."""
+    if get_origin(annotation) is not dict:
+        return annotation
+    key, value = get_args(annotation)
+    return GenericAlias(dict, (key, value | None))
+
+
 def _patch_body(collection: Collection) -> type[BaseModel]:
     """A merge patch of the collection's record, as the server takes it: any of the record's
     fields and none other, each of its type, `null` only where the field may be null (it
@@ -41,8 +51,8 @@ def _patch_body(collection: Collection) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for name, info in collection.create.model_fields.items():
         optional = copy(info)
-        optional.default = None
-        fields[name] = (info.annotation, optional)
+        optional.default, optional.default_factory = None, None
+        fields[name] = (_members_removable(info.annotation), optional)
     if "text_file" in fields:  # the seed file's, never a write's
         fields["text_file"] = (None, Field(None, description="Not accepted: send `text`."))
     return create_model(

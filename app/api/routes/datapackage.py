@@ -16,7 +16,13 @@ PACKAGE_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 TABLE_SCHEMA_PROFILE = "https://datapackage.org/profiles/2.0/tableschema.json"
 # How the CSV export writes a list of codes or names in one cell (`app.api.rendering`).
 LIST_DELIMITER = "; "
-JSON_SCHEMA_TYPES = {"integer": "integer", "number": "number", "boolean": "boolean"}
+# An object (a country's `names`) is written as JSON in its cell, as Table Schema's `object` is.
+JSON_SCHEMA_TYPES = {
+    "integer": "integer",
+    "number": "number",
+    "boolean": "boolean",
+    "object": "object",
+}
 
 
 def _field_type(schema: dict[str, Any]) -> dict[str, Any]:
