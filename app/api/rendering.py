@@ -22,8 +22,12 @@ ItemT = TypeVar("ItemT")
 CSV_CONTENT = {"schema": {"type": "string", "description": "A header row, then a row per item."}}
 
 
+# A value a facet counts: any scalar a field holds.
+FacetValue = str | int | float | bool | dt.date | None
+
+
 class FacetCount(BaseModel):
-    value: str | int | float | bool | dt.date | None
+    value: FacetValue
     count: int
 
 
@@ -255,7 +259,7 @@ class FacetRow(BaseModel):
     """A facet count as a CSV row."""
 
     facet: str
-    value: str | int | float | bool | dt.date | None
+    value: FacetValue
     count: int
 
 

@@ -33,7 +33,7 @@ from sqlmodel import Session
 
 from app.data import tables as m
 from app.data.engine import SQLITE_LOWER
-from app.data.registry import BY_NAME, Collection, ListField
+from app.data.registry import BY_NAME, Collection, ListField, named_collections
 
 Kind = Literal["text", "integer", "number", "boolean", "date", "partial date"]
 Operator = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "has"]
@@ -113,10 +113,12 @@ def _patterns(info: FieldInfo) -> set[str]:
     return {c.pattern for c in constraints if isinstance(getattr(c, "pattern", None), str)}
 
 
-def _names_a_country(collection: Collection, column: Any) -> bool:
-    if collection.name == "countries" and column.name == "id":
+def _names_a_country(collection: Collection, name: str) -> bool:
+    """Whether the field `name` holds country codes: a country's id, or a country named."""
+    if collection.name == "countries" and name == "id":
         return True
-    return any(key.column.table.name == "country" for key in column.foreign_keys)
+    target = named_collections(collection).get(name)
+    return target is not None and target.name == "countries"
 
 
 def _scalar(collection: Collection, column: Any, info: FieldInfo) -> QueryableField:
@@ -129,13 +131,12 @@ def _scalar(collection: Collection, column: Any, info: FieldInfo) -> QueryableFi
         choices=_choices(info.annotation),
         bounds=(-(2**63), 2**63 - 1) if big else (-(2**31), 2**31 - 1),
         capitals=any(p.startswith("^[A-Z]") for p in patterns),
-        country=_names_a_country(collection, column),
+        country=_names_a_country(collection, column.name),
     )
 
 
-def _listed(link: ListField) -> QueryableField:
-    column = m.table_of(link.table).c[link.value]
-    names_country = any(key.column.table.name == "country" for key in column.foreign_keys)
+def _listed(collection: Collection, link: ListField) -> QueryableField:
+    names_country = _names_a_country(collection, link.field)
     return QueryableField(
         link.field,
         "text",
@@ -156,7 +157,7 @@ def _queryable(collection_name: str) -> dict[str, QueryableField]:
     for name, info in collection.public.model_fields.items():
         column = table.c.get(name)
         if name in links:
-            fields[name] = _listed(links[name])
+            fields[name] = _listed(collection, links[name])
         elif column is None:  # computed, or provenance
             continue
         elif not isinstance(column.type, JSON):

@@ -308,9 +308,8 @@ def list_window(
     `where`, with the counts of the `facets` asked for. A cursor's page is a range scan from
     its key, so a page a million rows deep costs what the first does."""
     conditions = _conditions(session, collection, filters, where)
-    # A copy: a cursor's page narrows its own; the facets count every matching item.
     window = _window(
-        session, collection, list(conditions), sort_keys(collection, sort), limit, offset, cursor
+        session, collection, conditions, sort_keys(collection, sort), limit, offset, cursor
     )
     if facets:
         window.facets = {
@@ -322,7 +321,7 @@ def list_window(
 def _window(
     session: Session,
     collection: Collection,
-    conditions: list[ColumnElement[bool]],
+    conditions: Sequence[ColumnElement[bool]],
     keys: list[SortKey],
     limit: int,
     offset: int,
@@ -336,11 +335,14 @@ def _window(
         return window
     columns = _columns(collection, keys)
     reverse = cursor.direction != "after"
-    if cursor.direction != "last":
-        conditions.append(beyond_key(columns, keys, cursor.key, reverse=reverse))
+    beyond = (
+        []
+        if cursor.direction == "last"
+        else [beyond_key(columns, keys, cursor.key, reverse=reverse)]
+    )
     statement = (
         _select_rows(collection)
-        .where(*conditions)
+        .where(*conditions, *beyond)
         .order_by(*ordering(columns, keys, reverse=reverse))
         .limit(limit + 1)  # one more than shown tells whether there is more beyond
     )

@@ -237,7 +237,6 @@ def _trade_title(statistic: Mapping[str, Any]) -> str:
 COLLECTIONS: tuple[Collection, ...] = (
     Collection(
         name="sources",
-        facets=("type", "publisher"),
         singular="source",
         table=m.Source,
         public=m.SourcePublic,
@@ -249,10 +248,10 @@ COLLECTIONS: tuple[Collection, ...] = (
         # A source's metadata describe the source itself: it is what citations point at.
         cited=False,
         quoted=True,
+        facets=("type", "publisher"),
     ),
     Collection(
         name="countries",
-        facets=("region",),
         singular="country",
         table=m.Country,
         public=m.CountryPublic,
@@ -276,10 +275,10 @@ COLLECTIONS: tuple[Collection, ...] = (
         path_param="code",
         find_by_key=_country_by_code,
         description="China and the five Central Asian countries.",
+        facets=("region",),
     ),
     Collection(
         name="people",
-        facets=("country", "roles"),
         singular="person",
         table=m.Person,
         public=m.PersonPublic,
@@ -287,10 +286,10 @@ COLLECTIONS: tuple[Collection, ...] = (
         title=itemgetter("name"),
         sortable=("id", "name", "country"),
         description="The people the sources name.",
+        facets=("country", "roles"),
     ),
     Collection(
         name="summits",
-        facets=("host_country", "participants"),
         singular="summit",
         table=m.Summit,
         public=m.SummitPublic,
@@ -319,6 +318,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         find_by_key=_summit_by_number_or_slug,
         timeline=OnTimeline(_held, rank=1),
         description="The China–Central Asia summits, by number.",
+        facets=("host_country", "participants"),
     ),
     Collection(
         name="mechanism",
@@ -334,7 +334,6 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         name="agreements",
-        facets=("type", "summit", "signatories"),
         singular="agreement",
         table=m.Agreement,
         public=m.AgreementPublic,
@@ -350,10 +349,10 @@ COLLECTIONS: tuple[Collection, ...] = (
         lists=(AGREEMENT_SIGNATORIES,),
         timeline=OnTimeline(_signed, rank=2),
         description="Agreements signed at the summits.",
+        facets=("type", "summit", "signatories"),
     ),
     Collection(
         name="cooperation-centers",
-        facets=("summit", "announced_by"),
         singular="cooperation center",
         table=m.CooperationCenter,
         public=m.CooperationCenterPublic,
@@ -361,10 +360,10 @@ COLLECTIONS: tuple[Collection, ...] = (
         title=itemgetter("name"),
         sortable=("id", "name", "focus", "summit", "announced_by"),
         description="Cooperation centers announced at the summits.",
+        facets=("summit", "announced_by"),
     ),
     Collection(
         name="trade-statistics",
-        facets=("currency", "year", "flow", "reporter"),
         singular="trade statistic",
         table=m.TradeStatistic,
         public=m.TradeStatisticPublic,
@@ -386,10 +385,10 @@ COLLECTIONS: tuple[Collection, ...] = (
         rules=(_restates_an_original,),
         timeline=OnTimeline(_record_high, rank=4),
         description="Trade figures, each in one currency.",
+        facets=("currency", "year", "flow", "reporter"),
     ),
     Collection(
         name="priority-areas",
-        facets=("summit",),
         singular="priority area",
         table=m.PriorityArea,
         public=m.PriorityAreaPublic,
@@ -398,10 +397,10 @@ COLLECTIONS: tuple[Collection, ...] = (
         sortable=("id", "name", "position", "summit"),
         default_sort=("summit", "position"),
         description="The priority areas of cooperation.",
+        facets=("summit",),
     ),
     Collection(
         name="principles",
-        facets=("summit",),
         singular="principle",
         table=m.Principle,
         public=m.PrinciplePublic,
@@ -410,10 +409,10 @@ COLLECTIONS: tuple[Collection, ...] = (
         sortable=("id", "name", "position", "summit"),
         default_sort=("summit", "position"),
         description="The aspects of the China–Central Asia Spirit.",
+        facets=("summit",),
     ),
     Collection(
         name="commitments",
-        facets=("kind", "summit", "parties"),
         singular="commitment",
         table=m.Commitment,
         public=m.CommitmentPublic,
@@ -423,6 +422,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         lists=(COMMITMENT_PARTIES,),
         timeline=OnTimeline(_runs, rank=3),
         description="Everything else pledged, designated, agreed or achieved.",
+        facets=("kind", "summit", "parties"),
     ),
 )
 
@@ -463,9 +463,15 @@ def references_of(collection: Collection) -> list[Reference]:
     return references
 
 
-def _targets_of(link: ListField) -> set[str]:
-    column = m.table_of(link.table).c[link.value]
-    return {BY_TABLE[key.column.table].name for key in column.foreign_keys}
+def named_collections(collection: Collection) -> dict[str, Collection]:
+    """The fields of `collection` whose values name entities of a collection, by foreign key:
+    the columns of its own table and its list-valued fields."""
+    named = {reference.field: reference.collection for reference in references_of(collection)}
+    for link in collection.lists:
+        for key in m.table_of(link.table).c[link.value].foreign_keys:
+            if key.column.table in BY_TABLE:
+                named[link.field] = BY_TABLE[key.column.table]
+    return named
 
 
 def reads_of(collection: Collection) -> frozenset[str]:
@@ -476,7 +482,5 @@ def reads_of(collection: Collection) -> frozenset[str]:
     names = {collection.name, QUOTED.name, *(embed.collection for embed in collection.embeds)}
     if collection.cited:
         names.add("people")
-    names |= {reference.collection.name for reference in references_of(collection)}
-    for link in collection.lists:
-        names |= _targets_of(link)
+    names |= {target.name for target in named_collections(collection).values()}
     return frozenset(names)

@@ -15,13 +15,12 @@ from app.api.rendering import parse_facets, parse_sort
 from app.api.urls import url_of
 from app.config import API_PREFIX
 from app.data.reads import get_detail, get_entity, list_page, list_window, source_annotations
-from app.data.registry import BY_NAME, QUOTED, Collection
+from app.data.registry import BY_NAME, QUOTED, Collection, named_collections
 from app.pages.evidence import (
     entries,
     field_rows,
     marked_runs,
     page_url,
-    references,
     title_keys,
 )
 from app.pages.rendering import page
@@ -87,7 +86,7 @@ def _add_list_page(router: APIRouter, collection: Collection) -> None:
                 facets=facets,
             )
             items, total = list(window.items), window.total
-            named = references(collection)
+            named = named_collections(collection)
             keys = [(named[f].name, v) for i in items for f in named for v in _values(i.get(f))]
             counted = window.facets or {}
             keys += [(named[f].name, c["value"]) for f in named for c in counted.get(f, [])]

@@ -10,7 +10,7 @@ from typing import Any
 from app.api.urls import page_path, url_of
 from app.data import tables as m
 from app.data.provenance import NOT_RECORD_FIELDS
-from app.data.registry import BY_TABLE, Collection, references_of
+from app.data.registry import Collection, named_collections
 
 Entity = Mapping[str, Any]
 
@@ -23,16 +23,6 @@ def page_url(collection: Collection, key: Any) -> str:
 def mark_id(citation: Mapping[str, Any]) -> str:
     """The id a link targets to reach a quote's mark on its source's page."""
     return f"q-{citation['start']}-{citation['end']}"
-
-
-def references(collection: Collection) -> dict[str, Collection]:
-    """The fields of `collection` whose values name entities of another, by foreign key."""
-    found = {reference.field: reference.collection for reference in references_of(collection)}
-    for link in collection.lists:
-        for key in m.table_of(link.table).foreign_keys:
-            if key.parent.name == link.value and key.column.table in BY_TABLE:
-                found[link.field] = BY_TABLE[key.column.table]
-    return found
 
 
 def linked(target: Collection, value: Any, titles: Mapping[tuple[str, Any], str]) -> dict[str, Any]:
@@ -77,7 +67,7 @@ def field_rows(
     collection: Collection, entity: Entity, titles: Mapping[tuple[str, Any], str]
 ) -> list[FieldRow]:
     """Each field the entity's record has, in the record's order, with its support."""
-    named = references(collection)
+    named = named_collections(collection)
     rows = []
     for name in collection.create.model_fields:
         if name in NOT_RECORD_FIELDS or name not in entity:
@@ -98,7 +88,7 @@ def field_rows(
 def title_keys(entity: Entity, collection: Collection) -> list[tuple[str, Any]]:
     """The (collection, key) pairs of every entity the page of `entity` names: the entities its
     fields name, and the people its quotes are attributed to."""
-    named = references(collection)
+    named = named_collections(collection)
     keys: list[tuple[str, Any]] = []
     for name, target in named.items():
         value = entity.get(name)

@@ -78,18 +78,23 @@ def _table(bind: sa.Connection, name: str) -> sa.Table:
     return sa.Table(name, sa.MetaData(), autoload_with=bind)
 
 
+def _rows_of_countries(bind: sa.Connection, table: sa.Table) -> Any:
+    """The citations or derivations (`table`) of every country, in their order."""
+    statement = (
+        sa.select(table)
+        .where(table.c.collection == "countries")
+        .order_by(table.c.entity_id, table.c.position)
+    )
+    return bind.execute(statement).mappings()
+
+
 def _country_records(bind: sa.Connection) -> dict[str, dict[str, Any]]:
     """Every country as the export holds it: its columns, citations and derivations."""
     country, citation = _table(bind, "country"), _table(bind, "citation")
     derivation, source = _table(bind, "derivation"), _table(bind, "source")
     texts = dict(bind.execute(sa.select(source.c.id, source.c.text)).all())
     citations: dict[str, list] = defaultdict(list)
-    statement = (
-        sa.select(citation)
-        .where(citation.c.collection == "countries")
-        .order_by(citation.c.entity_id, citation.c.position)
-    )
-    for row in bind.execute(statement).mappings():
+    for row in _rows_of_countries(bind, citation):
         text = texts.get(row["source_id"])
         quoted = row["quote"] is not None and text is not None
         start, end = row["start"], row["end"]
@@ -106,12 +111,7 @@ def _country_records(bind: sa.Connection) -> dict[str, dict[str, Any]]:
             }
         )
     derivations: dict[str, list] = defaultdict(list)
-    statement = (
-        sa.select(derivation)
-        .where(derivation.c.collection == "countries")
-        .order_by(derivation.c.entity_id, derivation.c.position)
-    )
-    for row in bind.execute(statement).mappings():
+    for row in _rows_of_countries(bind, derivation):
         derivations[row["entity_id"]].append(
             {"fields": row["fields"], "basis": row["basis"], "note": row["note"]}
         )

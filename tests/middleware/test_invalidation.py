@@ -3,8 +3,12 @@ what it changed (a summit's detail embeds its commitments; search, the timeline,
 the feed read everything), at once, in this process and in another; every other answer keeps
 its ETag and is still sent from the cache, without a query."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import event
 
 from app.config import Settings
@@ -109,12 +113,27 @@ async def check_what_moved(reader: httpx.AsyncClient, writer: httpx.AsyncClient,
     assert quantities["training-opportunities"] == 3001
 
 
-async def test_a_write_changes_only_the_answers_that_read_it(database_url):
-    app = create_app(Settings(database_url=database_url, summit_api_keys=API_KEYS))
+def keyed_app(database_url: str) -> FastAPI:
+    return create_app(Settings(database_url=database_url, summit_api_keys=API_KEYS))
+
+
+@asynccontextmanager
+async def reading_and_writing(
+    app: FastAPI, writer_app: FastAPI | None = None
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """A client of `app` sending no key (whose reads are cached), and one of `writer_app` (the
+    same app unless given) sending the editor's."""
+    editor = {"Authorization": f"Bearer {EDITOR_KEY}"}
     async with (
         app_client(app) as reader,
-        app_client(app, headers={"Authorization": f"Bearer {EDITOR_KEY}"}) as writer,
+        app_client(writer_app or app, headers=editor) as writer,
     ):
+        yield reader, writer
+
+
+async def test_a_write_changes_only_the_answers_that_read_it(database_url):
+    app = keyed_app(database_url)
+    async with reading_and_writing(app) as (reader, writer):
         await check_what_moved(reader, writer, app)
 
 
@@ -122,20 +141,13 @@ async def test_a_write_through_another_process_changes_the_same_answers(database
     """Two apps on one database stand for two processes, each with its own cache and its own
     watch on the database."""
     reader_app = create_app(Settings(database_url=database_url))
-    writer_app = create_app(Settings(database_url=database_url, summit_api_keys=API_KEYS))
-    async with (
-        app_client(reader_app) as reader,
-        app_client(writer_app, headers={"Authorization": f"Bearer {EDITOR_KEY}"}) as writer,
-    ):
+    async with reading_and_writing(reader_app, keyed_app(database_url)) as (reader, writer):
         await check_what_moved(reader, writer, reader_app)
 
 
 async def test_a_new_quote_changes_the_page_of_the_source_it_marks(database_url):
-    app = create_app(Settings(database_url=database_url, summit_api_keys=API_KEYS))
-    async with (
-        app_client(app) as reader,
-        app_client(app, headers={"Authorization": f"Bearer {EDITOR_KEY}"}) as writer,
-    ):
+    app = keyed_app(database_url)
+    async with reading_and_writing(app) as (reader, writer):
         await check_the_source_page(reader, writer)
 
 
@@ -159,11 +171,8 @@ async def check_the_source_page(reader: httpx.AsyncClient, writer: httpx.AsyncCl
 
 
 async def test_a_delete_changes_the_answers_that_showed_the_entity(database_url):
-    app = create_app(Settings(database_url=database_url, summit_api_keys=API_KEYS))
-    async with (
-        app_client(app) as reader,
-        app_client(app, headers={"Authorization": f"Bearer {EDITOR_KEY}"}) as writer,
-    ):
+    app = keyed_app(database_url)
+    async with reading_and_writing(app) as (reader, writer):
         before = await etags(reader, ["/api/v1/summits/2", "/api/v1/people"])
         deleted = await writer.delete("/api/v1/commitments/training-opportunities")
         assert deleted.status_code == 204, deleted.text
